@@ -1,0 +1,290 @@
+"""The ``citybrain`` command (Typer): serve, demo, db, users, tokens, geo, simulate, bench."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from citybrain.core.clock import SystemClock
+from citybrain.core.database import Database
+from citybrain.core.errors import CityBrainError, SettingsError
+from citybrain.core.settings import Settings, load_settings
+
+app = typer.Typer(help="citybrain — urban operational-safety platform (城市大脑).", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
+geo_app = typer.Typer(help="Base geography (districts, metro, roads).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(geo_app, name="geo")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        err.print(f"[red]configuration error:[/] {exc.detail}")
+        raise typer.Exit(2) from None
+
+
+def _database(settings: Settings) -> Database:
+    return Database(settings.sqlalchemy_url, pool_size=settings.db_pool_size)
+
+
+def _print_admin(password: str | None, username: str) -> None:
+    if password:
+        console.print(f"[bold yellow]First run: administrator '{username}' created with password "
+                      f"[reverse]{password}[/reverse] — shown once, note it now.[/]")
+
+
+def _prepare(settings: Settings, database: Database, *, load_geo: bool = True) -> None:
+    from citybrain.bootstrap import prepare
+
+    try:
+        report = prepare(settings, database, SystemClock(), load_geo=load_geo)
+    except Exception as exc:
+        err.print(f"[red]cannot prepare the database at {database.engine.url.render_as_string(hide_password=True)}:[/] "
+                  f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        raise typer.Exit(1) from None
+    if report.migrated_from != report.migrated_to:
+        console.print(f"database migrated {report.migrated_from or 'empty'} → {report.migrated_to}")
+    if report.geo_loaded:
+        console.print("loaded base map: " + ", ".join(f"{k} {v}" for k, v in report.geo_loaded.items()))
+    _print_admin(report.admin_password, settings.admin_username)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="interface to listen on (CITYBRAIN_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (CITYBRAIN_PORT)")] = None,
+    migrate: Annotated[bool, typer.Option(help="run migrations and first-run setup before serving")] = True,
+) -> None:
+    """Run the API and dashboard."""
+    import uvicorn
+
+    from citybrain.api import create_app
+
+    settings = _settings(host=host, port=port)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    database = _database(settings)
+    if migrate:
+        _prepare(settings, database)
+    console.print(f"citybrain serving on http://{settings.host}:{settings.port}/")
+    uvicorn.run(create_app(settings, database=database), host=settings.host, port=settings.port,
+                log_level=settings.log_level.lower())
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="port (default CITYBRAIN_PORT or 8000)")] = None,
+    seed: Annotated[int, typer.Option(help="simulator seed: the same seed gives the same city")] = 7,
+    devices: Annotated[int, typer.Option(help="number of simulated sensors")] = 600,
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
+) -> None:
+    """Migrate, load Shanghai and demo users, start the simulator and the server (Ctrl-C stops)."""
+    from citybrain.demo import run_demo
+
+    settings = _settings(port=port)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    database = _database(settings)
+    _prepare(settings, database)
+    run_demo(settings, database, seed=seed, devices=devices, speed=speed, console=console)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
+    """Migrate the database (SQLite or PostgreSQL) to the latest schema and seed first-run data."""
+    settings = _settings()
+    database = _database(settings)
+    if revision == "head":
+        _prepare(settings, database, load_geo=True)
+    else:
+        from citybrain.core import migrate
+
+        migrate.upgrade(database.engine, revision)
+    from citybrain.core import migrate as m
+
+    console.print(f"database at revision {m.current_revision(database.engine)} "
+                  f"({database.dialect}: {database.engine.url.render_as_string(hide_password=True)})")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database and of the code."""
+    from citybrain.core import migrate
+
+    database = _database(_settings())
+    cur, head = migrate.current_revision(database.engine), migrate.head_revision(database.engine)
+    console.print(f"database: {cur or 'empty'}  code: {head}  {'(current)' if cur == head else '(run: citybrain db upgrade)'}")
+    if cur != head:
+        raise typer.Exit(1)
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    roles: Annotated[str, typer.Option(help="comma-separated roles, e.g. dispatcher,dept_admin")] = "viewer",
+    department: Annotated[str | None, typer.Option(help="department code, e.g. fire")] = None,
+    display_name: Annotated[str | None, typer.Option()] = None,
+    password: Annotated[str | None, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = None,
+) -> None:
+    """Create a user (audited as done from the command line)."""
+    from citybrain.auth import service
+    from citybrain.auth.audit import service as audit
+    from citybrain.org import service as org
+
+    settings = _settings()
+    database = _database(settings)
+    now = datetime.now(UTC)
+    try:
+        with database.session() as s:
+            dept_id = org.department_id_for(session=s, code=department, field="--department") if department else None
+            user = service.create(session=s, now=now, username=username, password=password or "",
+                                  roles=[r.strip() for r in roles.split(",") if r.strip()], department_id=dept_id,
+                                  display_name=display_name)
+            audit.record(session=s, now=now, action="cli users create", status_code=201, actor="cli",
+                         resource_type="user", resource_id=str(user.id), detail={"username": username})
+    except CityBrainError as exc:
+        err.print(f"[red]{exc.detail}[/] " + "; ".join(f"{e.field}: {e.message}" for e in exc.errors))
+        raise typer.Exit(1) from None
+    console.print(f"created user {username} (id {user.id})")
+
+
+@users_app.command("token")
+def users_token(
+    username: str,
+    name: Annotated[str, typer.Option(help="what the token is for")] = "cli",
+    days: Annotated[float, typer.Option(help="valid for this many days")] = 90,
+) -> None:
+    """Issue an API bearer token for a user (printed once)."""
+    from citybrain.auth import service
+    from citybrain.auth.audit import service as audit
+
+    database = _database(_settings())
+    now = datetime.now(UTC)
+    with database.session() as s:
+        user = service.get_by_username(session=s, username=username)
+        if user is None:
+            err.print(f"[red]no user {username!r}[/]")
+            raise typer.Exit(1)
+        row, secret = service.create_api_token(session=s, now=now, user=user, name=name,
+                                               expires_at=now + timedelta(days=days), ip=None)
+        audit.record(session=s, now=now, action="cli users token", status_code=201, actor="cli",
+                     resource_type="api_token", resource_id=str(row.id), detail={"username": username})
+    console.print(secret)
+
+
+@geo_app.command("load")
+def geo_load(
+    districts: Annotated[Path | None, typer.Option(help="GeoJSON of districts (properties code, name_zh, name_en)")] = None,
+    districts_crs: Annotated[str, typer.Option(help="wgs84 or gcj02")] = "wgs84",
+    metro_stations: Annotated[Path | None, typer.Option(help="stations CSV (stationInfo.csv layout)")] = None,
+    metro_arcs: Annotated[Path | None, typer.Option(help="arcs CSV (origin,destination,traveltime,category)")] = None,
+    roads: Annotated[Path | None, typer.Option(help="OSM XML (.osm or .osm.gz) of the drivable roads")] = None,
+) -> None:
+    """Load a city's base map (any file not given comes from the bundled Shanghai data)."""
+    from dataclasses import replace
+
+    from citybrain.geo import loaders
+    from citybrain.geo import service as geo
+
+    city = loaders.load_shanghai()
+    try:
+        if districts:
+            city = replace(city, regions=tuple(loaders.load_regions_geojson(districts, crs=districts_crs)))
+        if metro_stations and metro_arcs:
+            city = replace(city, metro=loaders.load_metro_csv(metro_stations, metro_arcs))
+        if roads:
+            city = replace(city, roads=loaders.load_osm_roads(roads))
+    except (ValueError, OSError) as exc:
+        err.print(f"[red]cannot load:[/] {exc}")
+        raise typer.Exit(1) from None
+    database = _database(_settings())
+    with database.session() as s:
+        counts = geo.load_city(session=s, now=datetime.now(UTC), city=city)
+    console.print("loaded " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="NDJSON file of readings to write")],
+    hours: Annotated[float, typer.Option(help="simulated duration")] = 1.0,
+    seed: Annotated[int, typer.Option()] = 7,
+    devices: Annotated[int, typer.Option()] = 600,
+    truth: Annotated[Path | None, typer.Option(help="write the fault ground truth here (JSON)")] = None,
+    start: Annotated[str | None, typer.Option(help="UTC start, ISO 8601 (default: today 00:00Z)")] = None,
+) -> None:
+    """Write a deterministic stream of simulated Shanghai sensor readings (and its fault ground truth)."""
+    from citybrain.demo import make_simulator
+
+    t0 = datetime.fromisoformat(start.replace("Z", "+00:00")) if start else datetime.now(UTC).replace(
+        hour=0, minute=0, second=0, microsecond=0)
+    sim = make_simulator(seed=seed, devices=devices, start=t0)
+    n = 0
+    with out.open("w", encoding="utf-8") as fh:
+        for batch in sim.readings(t0, t0 + timedelta(hours=hours)):
+            for reading in batch:
+                fh.write(json.dumps(reading, separators=(",", ":")) + "\n")
+                n += 1
+    if truth:
+        sim.write_ground_truth(truth)
+    console.print(f"wrote {n} readings from {len(sim.devices)} devices to {out}")
+
+
+@app.command()
+def bench(
+    name: Annotated[str, typer.Argument(help="benchmark name (see --list)")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object as the last line")] = False,
+    list_: Annotated[bool, typer.Option("--list", help="list the benchmarks")] = False,
+    rows: Annotated[int | None, typer.Option(help="table size, where the benchmark has one")] = None,
+    backend: Annotated[str | None, typer.Option(help="sqlite or a database URL (default: a temporary SQLite)")] = None,
+) -> None:
+    """Run a benchmark; exits non-zero if it could not run."""
+    from citybrain.bench import BENCHMARKS
+
+    if list_ or not name:
+        for key, (doc, _fn) in sorted(BENCHMARKS.items()):
+            console.print(f"{key:12} {doc}")
+        return
+    if name not in BENCHMARKS:
+        err.print(f"[red]no benchmark {name!r}[/]; known: {', '.join(sorted(BENCHMARKS))}")
+        raise typer.Exit(2)
+    options = {k: v for k, v in {"rows": rows, "backend": backend}.items() if v is not None}
+    try:
+        result = BENCHMARKS[name][1](log=lambda msg: err.print(msg), **options)
+    except Exception as exc:
+        err.print(f"[red]benchmark {name} could not run:[/] {exc.__class__.__name__}: {exc}")
+        if as_json:
+            print(json.dumps({"benchmark": name, "error": str(exc)}))
+        raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        table = Table(title=f"bench {name}")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        for k, v in result.items():
+            table.add_row(k, f"{v:,.3f}" if isinstance(v, float) else str(v))
+        console.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

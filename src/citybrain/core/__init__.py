@@ -1,0 +1,1 @@
+"""Platform plumbing shared by every domain: settings, database, clock, bus, errors, ids (no domain logic)."""

@@ -1,0 +1,104 @@
+"""One typed settings object, read once at start-up and injected everywhere (prefix ``CITYBRAIN_``)."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "admin", "changeme", "change-me", "password", "secret", "123456", "citybrain"})
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "citybrain"
+
+
+class Settings(BaseSettings):
+    """Every knob of a citybrain process; each is documented in README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CITYBRAIN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    timezone: str = "Asia/Shanghai"
+    city_code: str = "310000"
+    city_name_zh: str = "上海"
+    city_name_en: str = "Shanghai"
+    admin_username: str = "admin"
+    admin_password: SecretStr | None = None
+    session_ttl_hours: float = Field(default=12.0, gt=0)
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: float = Field(default=15.0, gt=0)
+    db_pool_size: int = Field(default=10, ge=1)
+    log_level: str = "INFO"
+    mqtt_url: str | None = None
+    nats_url: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone, and pydantic names the key
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Settings:
+        if self.env == "production":
+            pw = self.admin_password.get_secret_value() if self.admin_password else None
+            if pw is not None and (pw.lower() in PLACEHOLDER_SECRETS or len(pw) < 12):
+                raise ValueError(
+                    "CITYBRAIN_ADMIN_PASSWORD is a placeholder or shorter than 12 characters; "
+                    "production refuses it (unset it to have a random one generated and printed once)"
+                )
+            if self.cookie_secure == "never":
+                raise ValueError("CITYBRAIN_COOKIE_SECURE=never is refused in production")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, defaulting to an SQLite file in the data directory."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgres://"):
+                url = "postgresql://" + url[len("postgres://") :]
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite:///{self.data_dir / 'citybrain.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and ``.env``; raise ``SettingsError`` naming the bad key."""
+    from pydantic import ValidationError
+
+    from citybrain.core.errors import SettingsError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            key = f"CITYBRAIN_{loc.upper()}" if loc else "settings"
+            problems.append(f"{key}: {err['msg']}")
+        raise SettingsError("; ".join(problems)) from None

@@ -1,0 +1,11 @@
+"""Every table of every domain, imported in one place so that Alembic sees the whole schema."""
+
+from citybrain.auth.audit.models import AuditEntry
+from citybrain.auth.models import AuthToken, User
+from citybrain.core.database import Base
+from citybrain.geo.models import GeoFeature, MetroArc
+from citybrain.org.models import Department, Enterprise, Share
+
+metadata = Base.metadata
+
+__all__ = ["AuditEntry", "AuthToken", "Department", "Enterprise", "GeoFeature", "MetroArc", "Share", "User", "metadata"]

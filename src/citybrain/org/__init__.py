@@ -1,0 +1,1 @@
+"""Organisations: government departments, enterprises, and what one department shares with another."""

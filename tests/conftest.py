@@ -1,0 +1,231 @@
+"""Test wiring: one switch selects the backend, and CI's strict mode turns every skip into a failure.
+
+    pytest                      # SQLite (the embedded default)
+    pytest --db postgres        # PostgreSQL + PostGIS (or CITYBRAIN_TEST_DB=postgres)
+
+``CITYBRAIN_TEST_PG_URL`` points at a server where the test user may create databases (default
+``postgresql://postgres@127.0.0.1:5432/postgres``). ``CITYBRAIN_STRICT_TESTS=1`` (set by ``.ci/run``)
+fails any test that would skip because PostgreSQL, MQTT, Chromium or ../shared/data is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from citybrain.api import create_app
+from citybrain.auth import service as auth_service
+from citybrain.bootstrap import prepare
+from citybrain.core.clock import ManualClock, SystemClock
+from citybrain.core.database import Database
+from citybrain.core.settings import Settings
+from citybrain.org import service as org_service
+from tests.support import STRICT
+
+ADMIN_PASSWORD = "test-admin-password-1"
+REFERENCE_TABLES = {"alembic_version", "geo_feature", "metro_arc", "department"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--db", default=os.environ.get("CITYBRAIN_TEST_DB", "sqlite"), choices=("sqlite", "postgres"),
+                     help="database backend for the suite")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if STRICT and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"strict mode (CI): a skip is a failure here: {reason}"
+
+
+def _pg_admin_url() -> str:
+    return os.environ.get("CITYBRAIN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@dataclass
+class Backend:
+    name: str
+    url: str
+    template: Path | None = None  # SQLite: a migrated, seeded file copied for each test
+
+
+@pytest.fixture(scope="session")
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    clock = SystemClock()
+    if request.config.getoption("--db") == "postgres":
+        admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        name = f"citybrain_test_{os.getpid()}"
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+                conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        except sa.exc.OperationalError as exc:
+            pytest.skip(f"PostgreSQL is not reachable at {_pg_admin_url()}: {exc.__class__.__name__}")
+        url = admin.url.set(database=name).render_as_string(hide_password=False)
+        db = Database(url)
+        prepare(Settings(env="test", database_url=url, admin_password=ADMIN_PASSWORD), db, clock)
+        db.dispose()
+        yield Backend("postgres", url)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+        return
+    template = tmp_path_factory.mktemp("db") / "template.db"
+    url = f"sqlite:///{template}"
+    db = Database(url)
+    prepare(Settings(env="test", database_url=url, admin_password=ADMIN_PASSWORD), db, clock)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    yield Backend("sqlite", url, template)
+
+
+def _reset_postgres(db: Database) -> None:
+    """Empty every table a test may fill, keeping the seeded reference data."""
+    from citybrain.geo.service import BASE_LAYERS
+    from citybrain.org.service import DEFAULT_DEPARTMENTS
+
+    tables = [t for t in sa.inspect(db.engine).get_table_names() if t not in REFERENCE_TABLES]
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")  # lets the append-only audit go
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        conn.execute(sa.text("DELETE FROM department WHERE code NOT IN :codes").bindparams(
+            sa.bindparam("codes", expanding=True)), {"codes": [d[0] for d in DEFAULT_DEPARTMENTS]})
+        conn.execute(sa.text("DELETE FROM geo_feature WHERE layer NOT IN :layers").bindparams(
+            sa.bindparam("layers", expanding=True)), {"layers": [s.name for s in BASE_LAYERS]})
+
+
+@pytest.fixture
+def database(backend: Backend, tmp_path: Path) -> Iterator[Database]:
+    if backend.template is not None:
+        path = tmp_path / "citybrain.db"
+        shutil.copyfile(backend.template, path)
+        db = Database(f"sqlite:///{path}")
+    else:
+        db = Database(backend.url, pool_size=5)
+    yield db
+    if backend.template is None:
+        _reset_postgres(db)
+    db.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 11, 30, 1, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def settings(database: Database, tmp_path: Path) -> Settings:
+    return Settings(env="test", data_dir=tmp_path, database_url=database.url, admin_password=ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def session(database: Database) -> Iterator[sa.orm.Session]:
+    with database.session() as s:
+        yield s
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database, clock: ManualClock) -> Any:
+    return create_app(settings, database=database, clock=clock)
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+class Users:
+    """Factory for users in a department with given roles; returns logged-in clients on request."""
+
+    def __init__(self, app: Any, database: Database, clock: ManualClock) -> None:
+        self.app, self.database, self.clock = app, database, clock
+
+    def add(self, username: str, *, roles: tuple[str, ...] = ("dispatcher",), department: str | None = "police",
+            password: str | None = None, enterprise_id: int | None = None, display_name: str | None = None) -> str:
+        password = password or f"pw-{username}-123"
+        with self.database.session() as s:
+            dept_id = org_service.department_id_for(session=s, code=department, field="department") if department else None
+            auth_service.create(session=s, now=self.clock.now(), username=username, password=password,
+                                roles=list(roles), department_id=dept_id, enterprise_id=enterprise_id,
+                                display_name=display_name)
+        return password
+
+    def client(self, username: str, password: str | None = None) -> TestClient:
+        c = TestClient(self.app, base_url="http://testserver")
+        r = c.post("/api/v1/auth/login", json={"username": username, "password": password or f"pw-{username}-123"})
+        assert r.status_code == 200, r.text
+        c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        return c
+
+    def login(self, username: str, *, roles: tuple[str, ...] = ("dispatcher",), department: str | None = "police",
+              **kw: Any) -> TestClient:
+        password = self.add(username, roles=roles, department=department, **kw)
+        return self.client(username, password)
+
+
+@pytest.fixture
+def users(app: Any, database: Database, clock: ManualClock) -> Users:
+    return Users(app, database, clock)
+
+
+@pytest.fixture
+def admin(users: Users) -> TestClient:
+    return users.client("admin", ADMIN_PASSWORD)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    database: Database
+
+    def add_user(self, username: str, password: str, *, roles: tuple[str, ...] = ("duty_officer",),
+                 department: str | None = "ops", display_name: str | None = None) -> None:
+        with self.database.session() as s:
+            dept_id = org_service.department_id_for(session=s, code=department, field="department") if department else None
+            auth_service.create(session=s, now=datetime.now(UTC), username=username, password=password,
+                                roles=list(roles), department_id=dept_id, display_name=display_name)
+
+
+@pytest.fixture
+def live_server(settings: Settings, database: Database) -> Iterator[LiveServer]:
+    """The real app under uvicorn on a free local port, in a thread (for browser tests)."""
+    import uvicorn
+
+    port = _free_port()
+    app = create_app(settings, database=database, clock=SystemClock())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("live server did not start")
+        time.sleep(0.05)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", database)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
