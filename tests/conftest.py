@@ -100,7 +100,9 @@ def _reset_postgres(db: Database) -> None:
     from citybrain.geo.service import BASE_LAYERS
     from citybrain.org.service import DEFAULT_DEPARTMENTS
 
-    tables = [t for t in sa.inspect(db.engine).get_table_names() if t not in REFERENCE_TABLES]
+    from citybrain.models import metadata
+
+    tables = [t for t in metadata.tables if t not in REFERENCE_TABLES]  # never PostGIS's spatial_ref_sys
     with db.engine.begin() as conn:
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")  # lets the append-only audit go
         conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
@@ -118,6 +120,8 @@ def database(backend: Backend, tmp_path: Path) -> Iterator[Database]:
         db = Database(f"sqlite:///{path}")
     else:
         db = Database(backend.url, pool_size=5)
+        with db.session() as s:  # the reset emptied the users: the first admin comes back as on a first run
+            auth_service.ensure_admin(session=s, now=datetime.now(UTC), username="admin", password=ADMIN_PASSWORD)
     yield db
     if backend.template is None:
         _reset_postgres(db)

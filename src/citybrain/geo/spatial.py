@@ -19,6 +19,8 @@ from shapely.geometry import Point, box, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -31,15 +33,43 @@ class _PostGISGeometry(UserDefinedType[Any]):
     def get_col_spec(self, **_kw: Any) -> str:
         return "geometry(Geometry,4326)"
 
-    def bind_expression(self, bindvalue: Any) -> Any:
-        return sa.func.ST_GeomFromWKB(bindvalue, 4326)
 
-    def column_expression(self, col: Any) -> Any:
-        return sa.func.ST_AsBinary(col, type_=self)
+class _FromWKB(GenericFunction[Any]):
+    """WKB going in: ``ST_GeomFromWKB(x, 4326)`` on PostGIS, the bytes themselves elsewhere."""
+
+    name = "citybrain_from_wkb"
+    inherit_cache = True
+
+
+class _AsWKB(GenericFunction[Any]):
+    """Geometry coming out: ``ST_AsBinary(col)`` on PostGIS, the stored bytes elsewhere."""
+
+    name = "citybrain_as_wkb"
+    inherit_cache = True
+
+
+@compiles(_FromWKB)
+def _from_wkb_default(element: _FromWKB, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_FromWKB, "postgresql")
+def _from_wkb_pg(element: _FromWKB, compiler: Any, **kw: Any) -> str:
+    return f"ST_GeomFromWKB({compiler.process(element.clauses, **kw)}, 4326)"
+
+
+@compiles(_AsWKB)
+def _as_wkb_default(element: _AsWKB, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_AsWKB, "postgresql")
+def _as_wkb_pg(element: _AsWKB, compiler: Any, **kw: Any) -> str:
+    return f"ST_AsBinary({compiler.process(element.clauses, **kw)})"
 
 
 class Geometry(TypeDecorator[BaseGeometry]):
-    """A shapely geometry in WGS84; accepts shapely objects or GeoJSON geometry dicts."""
+    """A shapely geometry in WGS84; accepts shapely objects, GeoJSON geometry dicts or WKB bytes."""
 
     impl = sa.LargeBinary
     cache_ok = True
@@ -48,6 +78,12 @@ class Geometry(TypeDecorator[BaseGeometry]):
         if dialect.name == "postgresql":
             return dialect.type_descriptor(_PostGISGeometry())
         return dialect.type_descriptor(sa.LargeBinary())
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return _FromWKB(bindvalue, type_=self)
+
+    def column_expression(self, col: Any) -> Any:
+        return _AsWKB(col, type_=self)
 
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> bytes | None:
         if value is None:

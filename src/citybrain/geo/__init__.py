@@ -1,0 +1,1 @@
+"""Base geography of a city: coordinates, regions, metro and road networks, map layers."""

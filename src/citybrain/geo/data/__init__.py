@@ -1,0 +1,1 @@
+"""Bundled base-geography data files (see DATA-LICENSES.md)."""
