@@ -23,9 +23,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from citybrain.api import create_app
+from citybrain.auth import passwords
 from citybrain.auth import service as auth_service
 from citybrain.bootstrap import prepare
 from citybrain.core.clock import ManualClock, SystemClock
@@ -35,6 +37,12 @@ from citybrain.org import service as org_service
 from tests.support import STRICT
 
 ADMIN_PASSWORD = "test-admin-password-1"
+
+# Production-cost Argon2 takes ~0.5 s a hash on a loaded 2-core machine; tests exercise the flows, so
+# the whole suite (first admin included) hashes at minimal cost. Production parameters stay untouched.
+_cheap_hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+passwords._hasher = _cheap_hasher
+passwords._DUMMY_HASH = _cheap_hasher.hash("timing-equaliser")
 REFERENCE_TABLES = {"alembic_version", "geo_feature", "metro_arc", "department"}
 
 
@@ -98,9 +106,8 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def _reset_postgres(db: Database) -> None:
     """Empty every table a test may fill, keeping the seeded reference data."""
     from citybrain.geo.service import BASE_LAYERS
-    from citybrain.org.service import DEFAULT_DEPARTMENTS
-
     from citybrain.models import metadata
+    from citybrain.org.service import DEFAULT_DEPARTMENTS
 
     tables = [t for t in metadata.tables if t not in REFERENCE_TABLES]  # never PostGIS's spatial_ref_sys
     with db.engine.begin() as conn:
@@ -165,7 +172,8 @@ class Users:
             password: str | None = None, enterprise_id: int | None = None, display_name: str | None = None) -> str:
         password = password or f"pw-{username}-123"
         with self.database.session() as s:
-            dept_id = org_service.department_id_for(session=s, code=department, field="department") if department else None
+            dept_id = (org_service.department_id_for(session=s, code=department, field="department")
+                       if department else None)
             auth_service.create(session=s, now=self.clock.now(), username=username, password=password,
                                 roles=list(roles), department_id=dept_id, enterprise_id=enterprise_id,
                                 display_name=display_name)
@@ -208,7 +216,8 @@ class LiveServer:
     def add_user(self, username: str, password: str, *, roles: tuple[str, ...] = ("duty_officer",),
                  department: str | None = "ops", display_name: str | None = None) -> None:
         with self.database.session() as s:
-            dept_id = org_service.department_id_for(session=s, code=department, field="department") if department else None
+            dept_id = (org_service.department_id_for(session=s, code=department, field="department")
+                       if department else None)
             auth_service.create(session=s, now=datetime.now(UTC), username=username, password=password,
                                 roles=list(roles), department_id=dept_id, display_name=display_name)
 

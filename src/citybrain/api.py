@@ -71,7 +71,8 @@ async def _validation_handler(request: Request, exc: RequestValidationError) -> 
                           request.url.path, errors)
     else:
         fields = ", ".join(e["field"] for e in errors)
-        problem = Problem(422, "Invalid input", f"invalid: {fields}", PROBLEM_BASE + "invalid", request.url.path, errors)
+        problem = Problem(422, "Invalid input", f"invalid: {fields}", PROBLEM_BASE + "invalid", request.url.path,
+                          errors)
     return problem_response(problem)
 
 
@@ -85,10 +86,15 @@ async def _http_handler(request: Request, exc: StarletteHTTPException) -> JSONRe
     return problem_response(problem, getattr(exc, "headers", None))
 
 
+SECURITY_HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "same-origin", "x-frame-options": "DENY"}
+
+
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette answers this outside every middleware, so the usual headers are added here.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    headers = {**SECURITY_HEADERS, "x-request-id": str(getattr(request.state, "request_id", "") or new_id())}
     return problem_response(Problem(500, "Internal error", "an unexpected error occurred; it has been logged",
-                                    PROBLEM_BASE + "internal", request.url.path))
+                                    PROBLEM_BASE + "internal", request.url.path), headers)
 
 
 class BodyLimitMiddleware:
@@ -114,18 +120,37 @@ class BodyLimitMiddleware:
                     response = problem_response(problem_for(exc, instance=scope["path"]))
                     await response(scope, receive, send)
                     return
-        seen = 0
+        seen, too_large, answered = 0, False, False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    too_large = True
                     raise PayloadTooLarge(f"request body over {limit} bytes")
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def answer_413() -> None:
+            nonlocal answered
+            answered = True
+            exc = PayloadTooLarge(f"request body over {limit} bytes")
+            await problem_response(problem_for(exc, instance=scope["path"]))(scope, receive, send)
+
+        async def guarded_send(message: Message) -> None:
+            # A framework may turn the error raised while reading into a 400: answer 413 instead.
+            if too_large:
+                if not answered:
+                    await answer_413()
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except PayloadTooLarge:
+            if not answered:
+                await answer_413()
 
 
 class SecurityHeadersMiddleware:
@@ -145,8 +170,8 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
-                extra = {b"x-request-id": request_id.encode(), b"x-content-type-options": b"nosniff",
-                         b"referrer-policy": b"same-origin", b"x-frame-options": b"DENY"}
+                extra = {b"x-request-id": request_id.encode(),
+                         **{k.encode(): v.encode() for k, v in SECURITY_HEADERS.items()}}
                 headers += [(k, v) for k, v in extra.items() if k not in names]
                 message = {**message, "headers": headers}
             await send(message)
@@ -204,9 +229,9 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http_handler)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unhandled_handler)
 
-    # Order (outermost first): security headers → body limit → audit → routes.
-    app.add_middleware(AuditMiddleware)
+    # Order (outermost first): security headers → audit → body limit → routes, so a 413 is audited too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
 
     for router in (auth_router, org_router, audit_router, geo_router):

@@ -126,7 +126,8 @@ def db_current() -> None:
 
     database = _database(_settings())
     cur, head = migrate.current_revision(database.engine), migrate.head_revision(database.engine)
-    console.print(f"database: {cur or 'empty'}  code: {head}  {'(current)' if cur == head else '(run: citybrain db upgrade)'}")
+    state = "(current)" if cur == head else "(run: citybrain db upgrade)"
+    console.print(f"database: {cur or 'empty'}  code: {head}  {state}")
     if cur != head:
         raise typer.Exit(1)
 
@@ -187,7 +188,9 @@ def users_token(
 
 @geo_app.command("load")
 def geo_load(
-    districts: Annotated[Path | None, typer.Option(help="GeoJSON of districts (properties code, name_zh, name_en)")] = None,
+    districts: Annotated[
+        Path | None, typer.Option(help="GeoJSON of districts (properties code, name_zh, name_en)")
+    ] = None,
     districts_crs: Annotated[str, typer.Option(help="wgs84 or gcj02")] = "wgs84",
     metro_stations: Annotated[Path | None, typer.Option(help="stations CSV (stationInfo.csv layout)")] = None,
     metro_arcs: Annotated[Path | None, typer.Option(help="arcs CSV (origin,destination,traveltime,category)")] = None,

@@ -14,6 +14,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+#: Areas a role reaches only by naming them (or by "*"): "*:read" must not open the audit log.
+EXPLICIT_ONLY_AREAS = frozenset({"audit", "admin"})
+
 
 @dataclass(frozen=True, slots=True)
 class RoleSpec:
@@ -39,7 +42,7 @@ ROLES: dict[str, RoleSpec] = {
             ("*:read", "geo:write", "data:write", "token:write"), city_wide=True,
         ),
         RoleSpec("dept_admin", "部门管理员", "Department administrator",
-                 ("*:read", "*:act", "user:write", "org:write", "token:write")),
+                 ("*:read", "*:act", "user:write", "org:write", "audit:read", "token:write")),
         RoleSpec("inspector", "网格巡查员", "Grid inspector", ("*:read", "inspection:act", "token:write")),
         RoleSpec("enterprise_officer", "企业安全员", "Enterprise safety officer",
                  ("org:read", "enterprise:act", "token:write")),
@@ -70,9 +73,15 @@ class Principal:
         return self.department_city_wide or any(ROLES[r].city_wide for r in self.roles if r in ROLES)
 
     def can(self, permission: str) -> bool:
-        return any(
-            fnmatch.fnmatchcase(permission, grant) for r in self.roles if r in ROLES for grant in ROLES[r].grants
-        )
+        area = permission.split(":", 1)[0]
+        for role in self.roles:
+            for grant in ROLES[role].grants if role in ROLES else ():
+                if grant == "*" or grant == permission:
+                    return True
+                # Sensitive areas are never reached through an area wildcard such as "*:read".
+                if area not in EXPLICIT_ONLY_AREAS and fnmatch.fnmatchcase(permission, grant):
+                    return True
+        return False
 
     @property
     def is_admin(self) -> bool:

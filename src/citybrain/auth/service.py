@@ -14,11 +14,11 @@ from citybrain.auth.models import AuthToken, User
 from citybrain.auth.permissions import ROLES, Principal
 from citybrain.core.errors import Conflict, FieldError, Invalid, NotFound, Unauthorized
 from citybrain.core.ids import hash_token, new_token
-from citybrain.org.models import Department
+from citybrain.org.models import Department, Enterprise
 
 SESSION = "session"
 API = "api"
-API_TOKEN_PREFIX = "cbt_"
+API_TOKEN_PREFIX = "cbt_"  # noqa: S105 - a prefix, not a secret
 BAD_CREDENTIALS = "Invalid username or password"
 
 
@@ -71,6 +71,9 @@ def create(
     _check_password(password)
     if get_by_username(session=session, username=username) is not None:
         raise Conflict(f"username {username!r} is taken", errors=[FieldError("body.username", "already taken")])
+    if enterprise_id is not None and session.get(Enterprise, enterprise_id) is None:
+        raise Invalid(f"unknown enterprise {enterprise_id}",
+                      errors=[FieldError("body.enterprise_id", f"no enterprise with id {enterprise_id}")])
     user = User(
         username=username,
         display_name=display_name or username,
@@ -126,7 +129,9 @@ def update(
     return user
 
 
-def list_(*, session: Session, department_id: int | None = None, limit: int = 100, offset: int = 0) -> tuple[list[User], int]:
+def list_(
+    *, session: Session, department_id: int | None = None, limit: int = 100, offset: int = 0
+) -> tuple[list[User], int]:
     stmt = sa.select(User)
     if department_id is not None:
         stmt = stmt.where(User.department_id == department_id)

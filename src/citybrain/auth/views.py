@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from citybrain.auth import service
 from citybrain.auth.models import AuthToken, User
@@ -59,11 +59,15 @@ def _cookie_secure(settings: Settings, request: Request) -> bool:
     return request.url.scheme == "https" or settings.env == "production"
 
 
-@router.post("/auth/login", response_model=SessionRead)
-def login(body: LoginRequest, request: Request, response: Response, session: DbSession, clock: ClockDep,
-          settings: Settings) -> SessionRead:
+def _json_only(request: Request) -> None:
+    """Login takes JSON only: a cross-site HTML form cannot send it, which rules out login CSRF."""
     if "application/json" not in request.headers.get("content-type", ""):
         raise BadRequest("login takes a JSON body (Content-Type: application/json)")
+
+
+@router.post("/auth/login", response_model=SessionRead, dependencies=[Depends(_json_only)])
+def login(body: LoginRequest, request: Request, response: Response, session: DbSession, clock: ClockDep,
+          settings: Settings) -> SessionRead:
     request.state.login_username = body.username
     now = clock.now()
     try:
@@ -151,7 +155,8 @@ def _dept_scope_for_users(principal: Principal) -> int | None:
 
 
 @router.get("/users", response_model=Page[UserRead])
-def list_users(principal: Permitted("user:read"), session: DbSession, limit: int = 50, offset: int = 0) -> Page[UserRead]:
+def list_users(principal: Permitted("user:read"), session: DbSession, limit: int = 50,
+               offset: int = 0) -> Page[UserRead]:
     limit = max(1, min(limit, 500))
     rows, total = service.list_(session=session, department_id=_dept_scope_for_users(principal), limit=limit,
                                 offset=max(0, offset))
@@ -195,6 +200,8 @@ def get_user(user_id: int, principal: Permitted("user:read"), session: DbSession
 def update_user(user_id: int, body: UserUpdate, request: Request, principal: Permitted("user:write"),
                 session: DbSession, clock: ClockDep) -> UserRead:
     user = service.get_or_raise(session=session, user_id=user_id)
+    if not principal.is_admin and any(r == "admin" or (r in ROLES and ROLES[r].city_wide) for r in user.roles):
+        raise Forbidden("only an administrator may change an administrator or a city-wide user")
     _check_user_admin(principal, user.department_id, body.roles)
     dept_id = (org_service.department_id_for(session=session, code=body.department, field="body.department")
                if body.department else None)

@@ -152,8 +152,8 @@ def run(*, log: Callable[[str], None], rows: int = 1_000_000, backend: str | Non
                     "point_in_polygon": (pip_idx, pip_scan)}
 
         for name, (indexed, scanned) in kinds().items():
-            idx_ms, _ = _timed(lambda: indexed(*next(it)), queries)
-            scan_ms, _ = _timed(lambda: scanned(*next(it)), max(3, queries // 8))
+            idx_ms, _ = _timed(lambda f=indexed: f(*next(it)), queries)  # type: ignore[misc]
+            scan_ms, _ = _timed(lambda f=scanned: f(*next(it)), max(3, queries // 8))  # type: ignore[misc]
             results[f"{name}_p50_ms"] = round(statistics.median(idx_ms), 3)
             results[f"{name}_p99_ms"] = round(_p(idx_ms, 0.99), 3)
             results[f"{name}_scan_p50_ms"] = round(statistics.median(scan_ms), 3)

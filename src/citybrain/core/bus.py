@@ -1,5 +1,6 @@
 """The message bus port between stages and processes.
 
+Subjects are dot-separated tokens with NATS wildcards (``*`` one token, ``>`` the rest).
 Guarantees a ``Bus`` must give: messages on one subject reach each subscriber in publish order; a
 subscriber registered before a publish receives that message; ``publish`` returns only once the message
 is accepted (for a durable bus: persisted). The in-memory bus is the embedded default (one process, no
@@ -9,7 +10,7 @@ durability across restarts); NATS JetStream is the adapter for scaling out acros
 from __future__ import annotations
 
 import asyncio
-import fnmatch
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,23 @@ class Bus(Protocol):
     async def subscribe(self, pattern: str, handler: Handler, *, queue_size: int = 10_000) -> Subscription: ...
 
     async def close(self) -> None: ...
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS subject semantics: ``*`` matches one dot-separated token, a final ``>`` one or more.
+
+    >>> subject_matches("readings.*", "readings.in"), subject_matches("readings.*", "readings.a.b")
+    (True, False)
+    >>> subject_matches("readings.>", "readings.a.b"), subject_matches("readings.>", "readings")
+    (True, False)
+    """
+    pat, sub = pattern.split("."), subject.split(".")
+    for i, token in enumerate(pat):
+        if token == ">" and i == len(pat) - 1:
+            return len(sub) > i
+        if i >= len(sub) or (token != "*" and token != sub[i]):
+            return False
+    return len(pat) == len(sub)
 
 
 @dataclass
@@ -60,10 +78,8 @@ class _LocalSubscription:
             self.bus._subs.remove(self)
         if self.task:
             self.task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-            except asyncio.CancelledError:
-                pass
 
 
 @dataclass
@@ -76,7 +92,7 @@ class InMemoryBus:
     async def publish(self, subject: str, message: Any) -> None:
         self.published += 1
         for sub in list(self._subs):
-            if fnmatch.fnmatchcase(subject, sub.pattern):
+            if subject_matches(sub.pattern, subject):
                 await sub.queue.put((subject, message))
 
     async def subscribe(self, pattern: str, handler: Handler, *, queue_size: int = 10_000) -> _LocalSubscription:

@@ -21,4 +21,5 @@ class AuditRead(ReadModel):
     status_code: int | None
     ip: str | None
     user_agent: str | None
+    request_id: str | None
     detail: dict[str, Any]

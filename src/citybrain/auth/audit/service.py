@@ -74,7 +74,10 @@ def list_entries(
     """Newest first; outside city-wide roles a caller sees only entries made by their own department."""
     stmt = sa.select(AuditEntry)
     if not principal.city_wide:
-        stmt = stmt.where(AuditEntry.department_id == principal.department_id)
+        if principal.department_id is None:
+            stmt = stmt.where(sa.false())
+        else:
+            stmt = stmt.where(AuditEntry.department_id == principal.department_id)
     if since:
         stmt = stmt.where(AuditEntry.at >= since)
     if until:
