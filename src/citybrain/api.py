@@ -27,6 +27,8 @@ from citybrain.core.settings import Settings, load_settings
 from citybrain.geo import service as geo_service
 from citybrain.geo.views import router as geo_router
 from citybrain.org.views import router as org_router
+from citybrain.sensing.pipeline import Pipeline
+from citybrain.sensing.views import router as sensing_router
 from citybrain.web.views import mount_static
 from citybrain.web.views import router as web_router
 
@@ -221,7 +223,7 @@ def create_app(
     app.state.db = database
     app.state.clock = clock
     app.state.bus = bus
-    app.state.cache = {}
+    app.state.cache = {"sensing.pipeline": Pipeline(database, clock, bus)}  # one pipeline for HTTP, MQTT, bus
     app.state.services = list(services)
 
     app.add_exception_handler(RequestValidationError, _validation_handler)  # type: ignore[arg-type]
@@ -234,7 +236,7 @@ def create_app(
     app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
 
-    for router in (auth_router, org_router, audit_router, geo_router):
+    for router in (auth_router, org_router, audit_router, geo_router, sensing_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["system"])

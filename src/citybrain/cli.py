@@ -38,6 +38,11 @@ def _settings(**overrides: Any) -> Settings:
         raise typer.Exit(2) from None
 
 
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def _database(settings: Settings) -> Database:
     return Database(settings.sqlalchemy_url, pool_size=settings.db_pool_size)
 
@@ -76,13 +81,20 @@ def serve(
     from citybrain.api import create_app
 
     settings = _settings(host=host, port=port)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _logging(settings)
     database = _database(settings)
     if migrate:
         _prepare(settings, database)
+    from citybrain.sensing.bus_ingest import BusIngestor
+
+    services: list[Any] = [BusIngestor()]
+    if settings.mqtt_url:
+        from citybrain.sensing.mqtt import MqttBridge
+
+        services.append(MqttBridge(settings))
     console.print(f"citybrain serving on http://{settings.host}:{settings.port}/")
-    uvicorn.run(create_app(settings, database=database), host=settings.host, port=settings.port,
-                log_level=settings.log_level.lower())
+    uvicorn.run(create_app(settings, database=database, services=services), host=settings.host,
+                port=settings.port, log_level=settings.log_level.lower())
 
 
 @app.command()
@@ -96,7 +108,7 @@ def demo(
     from citybrain.demo import run_demo
 
     settings = _settings(port=port)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _logging(settings)
     database = _database(settings)
     _prepare(settings, database)
     run_demo(settings, database, seed=seed, devices=devices, speed=speed, console=console)

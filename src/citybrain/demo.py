@@ -1,8 +1,8 @@
 """``citybrain demo``: the whole platform in one process on SQLite with a simulated Shanghai district.
 
 Demo logins get random passwords, kept (mode 0600) in the data directory so a second run shows the
-same ones. The simulator publishes device readings on the bus subject ``readings.in`` — the same
-subject the HTTP and MQTT ingestion paths publish to.
+same ones. The simulator registers its fleet and publishes reading batches on the bus subject
+``readings.in``, which the in-process ingestor hands to the same pipeline HTTP and MQTT use.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from citybrain.core.database import Database
 from citybrain.core.settings import Settings
 from citybrain.org import service as org_service
 from citybrain.org.models import Enterprise
+from citybrain.sensing.bus_ingest import READINGS_IN, BusIngestor
 
 log = logging.getLogger(__name__)
-READINGS_SUBJECT = "readings.in"
 
 # username, roles, department, display name
 DEMO_USERS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
@@ -97,6 +97,7 @@ class SimulatorService:
         clock = app.state.clock
         start = clock.now().replace(second=0, microsecond=0)
         self.sim = await asyncio.to_thread(make_simulator, seed=self.seed, devices=self.devices, start=start)
+        await asyncio.to_thread(self._register, app)
         self.bus = app.state.bus
         self.stop_event = asyncio.Event()
         app.state.simulator = self
@@ -105,8 +106,17 @@ class SimulatorService:
         )
         log.info("simulator: %d devices on %d assets, seed %d", len(self.sim.devices), len(self.sim.assets), self.seed)
 
+    def _register(self, app: FastAPI) -> None:
+        """Register the simulated assets and devices (idempotent), each with its default department."""
+        from citybrain.sensing import service as sensing
+
+        with app.state.db.session() as s:
+            counts = sensing.register_catalogue(session=s, now=app.state.clock.now(),
+                                                assets=self.sim.asset_catalogue(), devices=self.sim.device_catalogue())
+        log.info("simulator fleet registered: %s", counts)
+
     async def _publish(self, batch: list[dict[str, Any]]) -> None:
-        await self.bus.publish(READINGS_SUBJECT, batch)
+        await self.bus.publish(READINGS_IN, batch)
 
     async def stop(self) -> None:
         self.stop_event.set()
@@ -121,7 +131,7 @@ def run_demo(settings: Settings, database: Database, *, seed: int, devices: int 
 
     logins = ensure_demo_users(settings, database)
     sim = SimulatorService(seed=seed, devices=devices, speed=speed)
-    app = create_app(settings, database=database, clock=SystemClock(), services=[sim])
+    app = create_app(settings, database=database, clock=SystemClock(), services=[BusIngestor(), sim])
     table = Table(title="demo logins (also in " + str(Path(settings.data_dir) / "demo-logins.json") + ")")
     for col in ("username", "password", "who"):
         table.add_column(col)

@@ -5,6 +5,7 @@ from citybrain.auth.models import AuthToken, User
 from citybrain.core.database import Base
 from citybrain.geo.models import GeoFeature, MetroArc
 from citybrain.org.models import Department, Enterprise, Share
+from citybrain.sensing.models import Asset, DeadLetter, Device, DeviceTypeRow, Reading, ReadingLatest, ReadingRollup  # noqa: F401
 
 metadata = Base.metadata
 

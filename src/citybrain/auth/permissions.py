@@ -39,7 +39,7 @@ ROLES: dict[str, RoleSpec] = {
         RoleSpec("analyst", "分析员 / 领导", "Analyst / leadership", ("*:read", "token:write"), city_wide=True),
         RoleSpec(
             "data_steward", "数据管理员", "Data steward",
-            ("*:read", "geo:write", "data:write", "token:write"), city_wide=True,
+            ("*:read", "geo:write", "data:write", "sensing:write", "token:write"), city_wide=True,
         ),
         RoleSpec("dept_admin", "部门管理员", "Department administrator",
                  ("*:read", "*:act", "user:write", "org:write", "audit:read", "token:write")),

@@ -1,0 +1,1 @@
+"""Sensing (神经元系统): assets, device types, devices, readings and their ingestion."""

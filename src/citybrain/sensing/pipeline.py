@@ -1,0 +1,493 @@
+"""Ingestion: device readings in, stored once, handed on to the warning engine.
+
+The order reads as one line (``Pipeline.STAGES``): decode → validate → dedupe → store, then the
+hand-off publishes what was stored on ``readings.accepted``. Every stage has the same signature
+(``stage(batch) -> None``): it moves items from ``batch.items`` to ``batch.rejected`` (or counts
+them as duplicates) and may fill the next stage's input, so each can be tested alone.
+
+An item is a message (one device, one timestamp, one or more values) and is stored whole or not at
+all. Good items of a batch are stored even when others are rejected. Storage is one statement per
+table per batch; idempotency lives in the database (primary key device+quantity+ts, unique
+device+quantity+msg_id), and the latest values and roll-ups are SQL upserts, so concurrent or
+replayed batches stay correct.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import anyio.to_thread
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from citybrain.core.bus import Bus
+from citybrain.core.clock import Clock
+from citybrain.core.database import Database
+from citybrain.sensing.models import DeadLetter, Device, DeviceTypeRow, Reading, ReadingLatest, ReadingRollup
+from citybrain.sensing.types import DEVICE_TYPES, DeviceType
+
+ACCEPTED_SUBJECT = "readings.accepted"
+MAX_FUTURE = timedelta(minutes=5)
+BUCKETS: tuple[tuple[str, int], ...] = (("1m", 60), ("1h", 3600))
+VALUE_KEY = ""  # a reading's single "value" before its type names the quantity
+
+# Stable reason codes; the message of each rejection says more about the one item.
+REASONS: dict[str, str] = {
+    "malformed": "the item is not a reading object (device_id, ts, values|value)",
+    "unknown_device": "no device with this id is registered",
+    "inactive_device": "the device is inactive",
+    "wrong_credentials": "the credentials used do not belong to this device",
+    "unknown_quantity": "this device type does not report this quantity",
+    "not_a_number": "the value is not a finite number",
+    "out_of_range": "the value is outside the physical range of the quantity",
+    "bad_timestamp": "the timestamp is not ISO 8601 with a UTC offset",
+    "future_timestamp": "the timestamp is more than 5 minutes ahead of the platform clock",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    device_id: str | None
+    msg_id: str | None
+    reason: str
+    field: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "device_id": self.device_id, "msg_id": self.msg_id, "reason": self.reason,
+                "field": self.field, "message": self.message}
+
+
+@dataclass(slots=True)
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    readings: list[dict[str, Any]] = field(default_factory=list)  # what the hand-off publishes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates,
+                "rejected": [r.as_dict() for r in self.rejected]}
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """A line of a stream that was not JSON; decode turns it into a rejection naming the line."""
+
+    line: int
+    text: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    id: int
+    key: str
+    type_key: str
+    status: str
+    secret_hash: str | None
+    department_id: int
+
+
+@dataclass(slots=True)
+class Item:
+    index: int
+    raw: Any
+    device_key: str | None = None
+    msg_id: str | None = None
+    ts: datetime | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    device: DeviceInfo | None = None
+
+
+Lookup = Callable[[Iterable[str]], dict[str, DeviceInfo]]
+
+
+@dataclass(slots=True)
+class Batch:
+    """What flows between stages. ``lookup`` and ``types`` are the validate stage's neighbours."""
+
+    raw: list[Any]
+    source: str
+    now: datetime
+    device_key: str | None = None
+    lookup: Lookup = lambda keys: {}
+    types: dict[str, DeviceType] = field(default_factory=lambda: dict(DEVICE_TYPES))
+    session: Session | None = None
+    items: list[Item] = field(default_factory=list)
+    rejected: list[tuple[Item, Rejection]] = field(default_factory=list)
+    duplicates: int = 0
+    accepted: list[Item] = field(default_factory=list)
+
+    def reject(self, item: Item, reason: str, field_: str | None, message: str | None = None) -> None:
+        self.rejected.append((item, Rejection(item.index, item.device_key, item.msg_id, reason, field_,
+                                              message or REASONS[reason])))
+
+    def result(self) -> IngestResult:
+        readings = [
+            {"device_id": i.device_key, "device_pk": i.device.id if i.device else None,
+             "type": i.device.type_key if i.device else None, "status": i.device.status if i.device else None,
+             "ts": i.ts.isoformat().replace("+00:00", "Z") if i.ts else None, "values": dict(i.values),
+             "msg_id": i.msg_id}
+            for i in self.accepted
+        ]
+        rejected = sorted((r for _, r in self.rejected), key=lambda r: r.index)
+        return IngestResult(len(self.accepted), self.duplicates, rejected, readings)
+
+
+Stage = Callable[[Batch], None]
+
+
+# -- stages ------------------------------------------------------------------------------------------
+
+
+def parse_ts(value: Any) -> datetime | None:
+    """An aware UTC datetime from ISO 8601 with ``Z`` or an offset; None when unparsable or naive."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if ts.tzinfo is None:
+        return None
+    return ts.astimezone(UTC)
+
+
+def decode(batch: Batch) -> None:
+    """Wire dicts → items: device id, timestamp, values (numbers are checked by validate)."""
+    for index, raw in enumerate(batch.raw):
+        item = Item(index, raw)
+        if isinstance(raw, Undecodable):
+            batch.reject(item, "malformed", f"line {raw.line}", f"line {raw.line} is not JSON: {raw.error}")
+            continue
+        if not isinstance(raw, dict):
+            batch.reject(item, "malformed", None, "the item is not a JSON object")
+            continue
+        key, msg_id = raw.get("device_id"), raw.get("msg_id")
+        item.device_key = key if isinstance(key, str) and key else None
+        item.msg_id = str(msg_id) if isinstance(msg_id, str | int) and not isinstance(msg_id, bool) else None
+        if item.device_key is None:
+            batch.reject(item, "malformed", "device_id", "device_id must be a non-empty string")
+            continue
+        if msg_id is not None and (item.msg_id is None or not item.msg_id or len(item.msg_id) > 120):
+            batch.reject(item, "malformed", "msg_id", "msg_id must be a string of 1 to 120 characters")
+            continue
+        item.ts = parse_ts(raw.get("ts"))
+        if item.ts is None:
+            batch.reject(item, "bad_timestamp", "ts", f"ts {raw.get('ts')!r}: {REASONS['bad_timestamp']}")
+            continue
+        values, single = raw.get("values"), raw.get("value", None)
+        if values is not None and "value" in raw:
+            batch.reject(item, "malformed", "values", "send either values or value, not both")
+            continue
+        if values is not None:
+            if not isinstance(values, dict) or not values or not all(isinstance(q, str) and q for q in values):
+                batch.reject(item, "malformed", "values", "values must be a non-empty object of quantity: number")
+                continue
+            item.values = dict(values)
+        elif "value" in raw:
+            item.values = {VALUE_KEY: single}
+        else:
+            batch.reject(item, "malformed", "values", "a reading needs values or value")
+            continue
+        batch.items.append(item)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def validate(batch: Batch) -> None:
+    """Credentials, device known and active, quantities of its type, numbers in range, time not ahead."""
+    infos = batch.lookup({i.device_key for i in batch.items if i.device_key})
+    horizon = batch.now + MAX_FUTURE
+    keep: list[Item] = []
+    for item in batch.items:
+        if batch.device_key is not None and item.device_key != batch.device_key:
+            batch.reject(item, "wrong_credentials", "device_id",
+                         f"these credentials are for {batch.device_key}, not {item.device_key}")
+            continue
+        info = infos.get(item.device_key or "")
+        if info is None:
+            batch.reject(item, "unknown_device", "device_id", f"no device {item.device_key!r} is registered")
+            continue
+        item.device = info
+        if info.status == "inactive":
+            batch.reject(item, "inactive_device", "device_id", f"device {info.key} is inactive")
+            continue
+        assert item.ts is not None
+        if item.ts > horizon:
+            batch.reject(item, "future_timestamp", "ts", f"ts {item.ts.isoformat()} is ahead of "
+                         f"{batch.now.isoformat()} by more than {int(MAX_FUTURE.total_seconds())} s")
+            continue
+        dtype = batch.types.get(info.type_key)
+        problem = _check_values(item, dtype)
+        if problem:
+            batch.reject(item, *problem)
+            continue
+        keep.append(item)
+    batch.items = keep
+
+
+def _check_values(item: Item, dtype: DeviceType | None) -> tuple[str, str, str] | None:
+    if dtype is None:
+        return ("unknown_quantity", "values", f"device type {item.device.type_key if item.device else '?'} "
+                "is not known")
+    values: dict[str, float] = {}
+    for q, v in item.values.items():
+        quantity, field_ = (dtype.quantity, "value") if q == VALUE_KEY else (q, f"values.{q}")
+        bounds = dtype.range_of(quantity)
+        if bounds is None:
+            return ("unknown_quantity", field_, f"{dtype.key} reports {', '.join(dtype.quantities)}, not {q!r}")
+        if not _is_number(v):
+            return ("not_a_number", field_, f"{field_} is {v!r}, not a finite number")
+        if not bounds[0] <= v <= bounds[1]:
+            unit = dtype.unit_of(quantity) or ""
+            return ("out_of_range", field_, f"{field_} = {v} is outside [{bounds[0]}, {bounds[1]}] {unit}".rstrip())
+        values[quantity] = float(v)
+    item.values = values
+    return None
+
+
+def dedupe(batch: Batch) -> None:
+    """Drop repeats inside the batch (same device+quantity+ts, or same device+quantity+msg_id)."""
+    seen_ts: set[tuple[int, str, datetime]] = set()
+    seen_msg: set[tuple[int, str, str]] = set()
+    keep: list[Item] = []
+    for item in batch.items:
+        assert item.device is not None and item.ts is not None
+        fresh = {}
+        for q, v in item.values.items():
+            k1 = (item.device.id, q, item.ts)
+            k2 = (item.device.id, q, item.msg_id) if item.msg_id else None
+            if k1 in seen_ts or (k2 is not None and k2 in seen_msg):
+                continue
+            seen_ts.add(k1)
+            if k2 is not None:
+                seen_msg.add(k2)
+            fresh[q] = v
+        if not fresh:
+            batch.duplicates += 1
+            continue
+        item.values = fresh
+        keep.append(item)
+    batch.items = keep
+
+
+def _table(model: Any) -> sa.Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
+def _insert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _floor(ts: datetime, seconds: int) -> datetime:
+    return datetime.fromtimestamp(math.floor(ts.timestamp() / seconds) * seconds, UTC)
+
+
+def store(batch: Batch) -> None:
+    """Raw rows (conflicts ignored), then latest values and roll-ups from the rows really inserted."""
+    session = batch.session
+    assert session is not None, "store needs a session"
+    insert = _insert(session)
+    if batch.rejected:
+        session.execute(sa.insert(_table(DeadLetter)), [
+            {"received_at": batch.now, "source": batch.source, "reason": r.reason,
+             "payload": (item.raw.text if isinstance(item.raw, Undecodable) else
+                         json.dumps(item.raw, default=str, ensure_ascii=False))[:20_000]}
+            for item, r in batch.rejected
+        ])
+    rows = [
+        {"device_id": i.device.id, "quantity": q, "ts": i.ts, "value": v, "msg_id": i.msg_id,
+         "received_at": batch.now}
+        for i in batch.items for q, v in i.values.items() if i.device and i.ts
+    ]
+    if not rows:
+        return
+    t = _table(Reading)
+    stmt = insert(t).on_conflict_do_nothing().returning(t.c.device_id, t.c.quantity, t.c.ts)
+    inserted = {(d, q, ts) for d, q, ts in session.execute(stmt, rows).all()}
+    stored = [r for r in rows if (r["device_id"], r["quantity"], r["ts"]) in inserted]
+    for item in batch.items:
+        assert item.device is not None
+        if any((item.device.id, q, item.ts) in inserted for q in item.values):
+            batch.accepted.append(item)
+        else:
+            batch.duplicates += 1
+    seen_ids = sorted({i.device.id for i in batch.items if i.device})
+    dev = _table(Device)
+    session.execute(sa.update(dev).where(dev.c.id.in_(seen_ids)).values(last_seen_at=batch.now))
+    if stored:
+        _upsert_latest(session, insert, stored)
+        _upsert_rollups(session, insert, stored)
+
+
+def _upsert_latest(session: Session, insert: Any, rows: list[dict[str, Any]]) -> None:
+    newest: dict[tuple[int, str], dict[str, Any]] = {}
+    for r in rows:
+        k = (r["device_id"], r["quantity"])
+        if k not in newest or r["ts"] > newest[k]["ts"]:
+            newest[k] = r
+    t = _table(ReadingLatest)
+    stmt = insert(t)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[t.c.device_id, t.c.quantity],
+        set_={"ts": stmt.excluded.ts, "value": stmt.excluded.value},
+        where=t.c.ts < stmt.excluded.ts,
+    )
+    session.execute(stmt, [{"device_id": d, "quantity": q, "ts": r["ts"], "value": r["value"]}
+                           for (d, q), r in newest.items()])
+
+
+def _upsert_rollups(session: Session, insert: Any, rows: list[dict[str, Any]]) -> None:
+    agg: dict[tuple[int, str, str, datetime], dict[str, Any]] = {}
+    for bucket, seconds in BUCKETS:
+        for r in rows:
+            k = (r["device_id"], r["quantity"], bucket, _floor(r["ts"], seconds))
+            a = agg.get(k)
+            v, ts = r["value"], r["ts"]
+            if a is None:
+                agg[k] = {"min": v, "max": v, "sum": v, "count": 1, "last": v, "last_ts": ts}
+                continue
+            a["min"], a["max"], a["sum"], a["count"] = min(a["min"], v), max(a["max"], v), a["sum"] + v, a["count"] + 1
+            if ts >= a["last_ts"]:
+                a["last"], a["last_ts"] = v, ts
+    pg = session.get_bind().dialect.name == "postgresql"
+    least, greatest = (sa.func.least, sa.func.greatest) if pg else (sa.func.min, sa.func.max)
+    t = _table(ReadingRollup)
+    stmt = insert(t)
+    ex = stmt.excluded
+    newer = ex.last_ts >= t.c.last_ts
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[t.c.device_id, t.c.quantity, t.c.bucket, t.c.bucket_start],
+        set_={
+            "min": least(t.c.min, ex.min), "max": greatest(t.c.max, ex.max), "sum": t.c.sum + ex.sum,
+            "count": t.c.count + ex["count"], "last": sa.case((newer, ex["last"]), else_=t.c["last"]),
+            "last_ts": sa.case((newer, ex.last_ts), else_=t.c.last_ts),
+        },
+    )
+    session.execute(stmt, [{"device_id": d, "quantity": q, "bucket": b, "bucket_start": s, **a}
+                           for (d, q, b, s), a in agg.items()])
+
+
+# -- device and type caches --------------------------------------------------------------------------
+
+_CACHES: weakref.WeakSet[DeviceCache] = weakref.WeakSet()
+
+
+class DeviceCache:
+    """Device key → (id, type, status, secret hash, department), loaded in one query per batch.
+
+    Entries expire after ``ttl_s`` (changes made by other processes) and are dropped at once when this
+    process changes a device (``invalidate_device``, called from the ORM hooks below).
+    """
+
+    def __init__(self, ttl_s: float = 60.0, max_size: int = 200_000) -> None:
+        self.ttl_s, self.max_size = ttl_s, max_size
+        self._entries: dict[str, tuple[DeviceInfo, float]] = {}
+        self._lock = threading.Lock()
+        _CACHES.add(self)
+
+    def lookup(self, session: Session, keys: Iterable[str]) -> dict[str, DeviceInfo]:
+        now = time.monotonic()
+        out: dict[str, DeviceInfo] = {}
+        missing: list[str] = []
+        with self._lock:
+            for k in set(keys):
+                hit = self._entries.get(k)
+                if hit and now - hit[1] < self.ttl_s:
+                    out[k] = hit[0]
+                else:
+                    missing.append(k)
+        t = _table(Device)
+        for start in range(0, len(missing), 1000):
+            chunk = missing[start:start + 1000]
+            q = sa.select(t.c.id, t.c.key, t.c.type_key, t.c.status, t.c.secret_hash, t.c.department_id)
+            for row in session.execute(q.where(t.c.key.in_(chunk))):
+                out[row.key] = DeviceInfo(*row)
+        with self._lock:
+            if len(self._entries) > self.max_size:
+                self._entries.clear()
+            for k in missing:
+                if k in out:
+                    self._entries[k] = (out[k], now)
+        return out
+
+    def invalidate(self, key: str | None = None) -> None:
+        with self._lock:
+            if key is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(key, None)
+
+
+def invalidate_device(key: str) -> None:
+    for cache in list(_CACHES):
+        cache.invalidate(key)
+
+
+@event.listens_for(Device, "after_update")
+@event.listens_for(Device, "after_delete")
+def _device_changed(_mapper: Any, _conn: Any, target: Device) -> None:
+    invalidate_device(target.key)
+
+
+def load_types(session: Session) -> dict[str, DeviceType]:
+    """Built-in types overlaid by the ``device_type`` table (types added through the API win)."""
+    types = dict(DEVICE_TYPES)
+    for row in session.scalars(sa.select(DeviceTypeRow)):
+        types[row.key] = DeviceType.from_row(row)
+    return types
+
+
+# -- the pipeline ------------------------------------------------------------------------------------
+
+
+class Pipeline:
+    """Ingest batches of device readings; one instance per process (it owns the device cache)."""
+
+    STAGES: tuple[Stage, ...] = (decode, validate, dedupe, store)
+
+    def __init__(self, database: Database, clock: Clock, bus: Bus | None = None, *, cache_ttl_s: float = 60.0) -> None:
+        self.database, self.clock, self.bus = database, clock, bus
+        self.cache = DeviceCache(ttl_s=cache_ttl_s)
+        self._types: tuple[dict[str, DeviceType], float] | None = None
+
+    def types(self, session: Session) -> dict[str, DeviceType]:
+        if self._types is None or time.monotonic() - self._types[1] > self.cache.ttl_s:
+            self._types = (load_types(session), time.monotonic())
+        return self._types[0]
+
+    def ingest(self, items: list[Any], *, source: str, device_key: str | None = None) -> IngestResult:
+        """Run the stages in one transaction; returns counts and one rejection per refused item."""
+        with self.database.session() as session:
+            batch = Batch(list(items), source, self.clock.now(), device_key,
+                          lookup=partial(self.cache.lookup, session), types=self.types(session), session=session)
+            for stage in self.STAGES:
+                stage(batch)
+        return batch.result()
+
+    async def publish(self, result: IngestResult) -> None:
+        """The hand-off: stored readings go to the warning engine (after the commit, never before)."""
+        if self.bus is not None and result.readings:
+            await self.bus.publish(ACCEPTED_SUBJECT, result.readings)
+
+    async def submit(self, items: list[Any], *, source: str, device_key: str | None = None) -> IngestResult:
+        """``ingest`` off the event loop, then ``publish``."""
+        result = await anyio.to_thread.run_sync(partial(self.ingest, items, source=source, device_key=device_key))
+        await self.publish(result)
+        return result
