@@ -22,7 +22,7 @@ from citybrain.auth.schemas import (
     UserUpdate,
 )
 from citybrain.core.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from citybrain.core.schemas import Page
+from citybrain.core.schemas import Page, page_window
 from citybrain.deps import (
     SESSION_COOKIE,
     ClockDep,
@@ -39,8 +39,11 @@ from citybrain.org.models import Department
 router = APIRouter(tags=["auth"])
 
 
-def user_read(session: DbSession, user: User) -> UserRead:
-    dept = session.get(Department, user.department_id) if user.department_id else None
+def user_read(session: DbSession, user: User, departments: dict[int, Department] | None = None) -> UserRead:
+    if departments is not None:
+        dept = departments.get(user.department_id) if user.department_id else None
+    else:
+        dept = session.get(Department, user.department_id) if user.department_id else None
     out = UserRead.model_validate(user)
     out.department = DepartmentRef.model_validate(dept) if dept else None
     return out
@@ -157,10 +160,11 @@ def _dept_scope_for_users(principal: Principal) -> int | None:
 @router.get("/users", response_model=Page[UserRead])
 def list_users(principal: Permitted("user:read"), session: DbSession, limit: int = 50,
                offset: int = 0) -> Page[UserRead]:
-    limit = max(1, min(limit, 500))
+    limit, offset = page_window(limit, offset)
     rows, total = service.list_(session=session, department_id=_dept_scope_for_users(principal), limit=limit,
-                                offset=max(0, offset))
-    return Page(items=[user_read(session, u) for u in rows], total=total, limit=limit, offset=offset)
+                                offset=offset)
+    departments = {d.id: d for d in org_service.list_departments(session=session)}  # one query, not one per user
+    return Page(items=[user_read(session, u, departments) for u in rows], total=total, limit=limit, offset=offset)
 
 
 def _check_user_admin(principal: Principal, department_id: int | None, roles: list[str] | None) -> None:

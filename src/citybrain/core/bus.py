@@ -42,10 +42,10 @@ def subject_matches(pattern: str, subject: str) -> bool:
     (True, False)
     """
     pat, sub = pattern.split("."), subject.split(".")
-    for i, token in enumerate(pat):
-        if token == ">" and i == len(pat) - 1:
+    for i, part in enumerate(pat):
+        if part == ">" and i == len(pat) - 1:
             return len(sub) > i
-        if i >= len(sub) or (token != "*" and token != sub[i]):
+        if i >= len(sub) or (part != "*" and part != sub[i]):
             return False
     return len(pat) == len(sub)
 

@@ -19,6 +19,15 @@ class ReadModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def page_window(limit: int, offset: int, *, maximum: int = 500) -> tuple[int, int]:
+    """Clamp a requested page to 1..maximum rows from a non-negative offset.
+
+    >>> page_window(10_000, -5)
+    (500, 0)
+    """
+    return max(1, min(limit, maximum)), max(0, offset)
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     total: int

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import TypeDecorator, UserDefinedType
 
+from citybrain.core.errors import FieldError, Invalid
+
 EARTH_RADIUS_M = 6_371_008.8
 BBox = tuple[float, float, float, float]  # min_lon, min_lat, max_lon, max_lat
 
@@ -161,6 +163,22 @@ def drop_index_ddl(table: str, dialect: str) -> list[str]:
     return [
         f"DROP TRIGGER IF EXISTS {table}_rtree_{suffix}" for suffix in ("ins", "upd", "del")
     ] + [f"DROP TABLE IF EXISTS {table}_rtree"]
+
+
+def parse_bbox(value: str | None, field: str = "query.bbox") -> BBox | None:
+    """``minLon,minLat,maxLon,maxLat`` → a tuple, or an error naming the field."""
+    if value is None:
+        return None
+    try:
+        parts = tuple(float(p) for p in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4:
+        raise Invalid("bbox must be minLon,minLat,maxLon,maxLat", errors=[FieldError(field, "four numbers")])
+    min_x, min_y, max_x, max_y = parts
+    if not (-180 <= min_x <= max_x <= 180 and -90 <= min_y <= max_y <= 90):
+        raise Invalid("bbox out of range or inverted", errors=[FieldError(field, "min must be <= max, in degrees")])
+    return (min_x, min_y, max_x, max_y)
 
 
 def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:

@@ -11,28 +11,12 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from citybrain.core.errors import FieldError, Invalid
 from citybrain.deps import ClockDep, DbSession, Permitted, set_audit
-from citybrain.geo import coords, service, spatial
+from citybrain.geo import coords, service
+from citybrain.geo.spatial import parse_bbox
 
 router = APIRouter(prefix="/geo", tags=["geography"])
 CRS = Literal["wgs84", "gcj02"]
-
-
-def parse_bbox(value: str | None, field: str = "query.bbox") -> spatial.BBox | None:
-    """``minLon,minLat,maxLon,maxLat`` → a tuple, or an error naming the field."""
-    if value is None:
-        return None
-    try:
-        parts = tuple(float(p) for p in value.split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != 4:
-        raise Invalid("bbox must be minLon,minLat,maxLon,maxLat", errors=[FieldError(field, "four numbers")])
-    min_x, min_y, max_x, max_y = parts
-    if not (-180 <= min_x <= max_x <= 180 and -90 <= min_y <= max_y <= 90):
-        raise Invalid("bbox out of range or inverted", errors=[FieldError(field, "min must be <= max, in degrees")])
-    return (min_x, min_y, max_x, max_y)
 
 
 @router.get("/layers")

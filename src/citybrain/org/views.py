@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
-from citybrain.core.schemas import Page
+from citybrain.core.schemas import Page, page_window
 from citybrain.deps import ClockDep, CurrentUser, DbSession, Permitted, set_audit
 from citybrain.org import service
 from citybrain.org.schemas import (
@@ -35,9 +35,9 @@ def create_department(body: DepartmentCreate, request: Request, _: Permitted("ad
 @router.get("/enterprises", response_model=Page[EnterpriseRead])
 def list_enterprises(principal: Permitted("org:read"), session: DbSession, district: str | None = None,
                      q: str | None = None, limit: int = 50, offset: int = 0) -> Page[EnterpriseRead]:
-    limit = max(1, min(limit, 500))
+    limit, offset = page_window(limit, offset)
     rows, total = service.list_enterprises(session=session, principal=principal, district_code=district, q=q,
-                                           limit=limit, offset=max(0, offset))
+                                           limit=limit, offset=offset)
     return Page(items=[EnterpriseRead.model_validate(e) for e in rows], total=total, limit=limit, offset=offset)
 
 

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from citybrain.auth.permissions import Principal
 from citybrain.core.clock import ensure_utc
 from citybrain.core.errors import BadRequest, Forbidden, Unauthorized
-from citybrain.core.schemas import Page
+from citybrain.core.schemas import Page, page_window
 from citybrain.deps import ClockDep, DbSession, Permitted, get_principal, set_audit
-from citybrain.geo.views import parse_bbox
+from citybrain.geo.spatial import parse_bbox
 from citybrain.sensing import service
 from citybrain.sensing.pipeline import Pipeline, Undecodable
 from citybrain.sensing.schemas import (
@@ -33,10 +33,6 @@ router = APIRouter(tags=["sensing"])
 NDJSON = "application/x-ndjson"
 
 
-def _limit(limit: int) -> int:
-    return max(1, min(limit, 500))
-
-
 # -- device types ---------------------------------------------------------------------------------------
 
 
@@ -53,7 +49,7 @@ def list_assets(principal: Permitted("sensing:read"), session: DbSession, distri
                 asset_class: str | None = None, risk_level: str | None = None,
                 bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat"), limit: int = 50,
                 offset: int = 0) -> Page[AssetRead]:
-    limit, offset = _limit(limit), max(0, offset)
+    limit, offset = page_window(limit, offset)
     rows, total = service.list_assets(session=session, principal=principal, district_code=district,
                                       asset_class=asset_class, risk_level=risk_level, bbox=parse_bbox(bbox),
                                       limit=limit, offset=offset)
@@ -94,7 +90,7 @@ def list_devices(principal: Permitted("sensing:read"), session: DbSession, type:
                  district: str | None = None, asset_class: str | None = None,
                  bbox: str | None = Query(None, description="minLon,minLat,maxLon,maxLat"),
                  limit: int = 50, offset: int = 0) -> Page[DeviceRead]:
-    limit, offset = _limit(limit), max(0, offset)
+    limit, offset = page_window(limit, offset)
     rows, total = service.list_devices(session=session, principal=principal, type_key=type, status=status_,
                                        asset_id=asset_id, district_code=district, asset_class=asset_class,
                                        bbox=parse_bbox(bbox), limit=limit, offset=offset)

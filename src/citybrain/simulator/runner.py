@@ -13,7 +13,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
+
+from citybrain.core.clock import Clock
 
 from .engine import Simulator
 from .faults import first_due
@@ -23,10 +25,6 @@ log = logging.getLogger(__name__)
 Sink = Callable[[list[dict[str, Any]]], Awaitable[Any]]
 _MIN_WAIT_S = 0.001  # below this, don't sleep: just yield to the event loop (back-fill speeds)
 _THREAD_ABOVE = 10_000  # devices; bigger ticks (~0.1 s+) run in a worker thread to keep the loop responsive
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
 
 
 @dataclass(slots=True)
