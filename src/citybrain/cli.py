@@ -102,7 +102,7 @@ def demo(
     port: Annotated[int | None, typer.Option(help="port (default CITYBRAIN_PORT or 8000)")] = None,
     seed: Annotated[int, typer.Option(help="simulator seed: the same seed gives the same city")] = 7,
     devices: Annotated[int, typer.Option(help="number of simulated sensors")] = 600,
-    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
+    backfill_hours: Annotated[float, typer.Option(help="hours of history replayed at start, then live")] = 6.0,
 ) -> None:
     """Migrate, load Shanghai and demo users, start the simulator and the server (Ctrl-C stops)."""
     from citybrain.demo import run_demo
@@ -111,7 +111,7 @@ def demo(
     _logging(settings)
     database = _database(settings)
     _prepare(settings, database)
-    run_demo(settings, database, seed=seed, devices=devices, speed=speed, console=console)
+    run_demo(settings, database, seed=seed, devices=devices, backfill_hours=backfill_hours, console=console)
 
 
 @db_app.command("upgrade")

@@ -1,7 +1,8 @@
 """``citybrain demo``: the whole platform in one process on SQLite with a simulated Shanghai district.
 
 Demo logins get random passwords, kept (mode 0600) in the data directory so a second run shows the
-same ones. The simulator registers its fleet and publishes reading batches on the bus subject
+same ones. The simulator registers its fleet and publishes reading batches like real devices: over
+MQTT when ``CITYBRAIN_MQTT_URL`` is set (the bridge ingests them), otherwise on the bus subject
 ``readings.in``, which the in-process ingestor hands to the same pipeline HTTP and MQTT use.
 """
 
@@ -13,7 +14,7 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from citybrain.org.models import Enterprise
 from citybrain.sensing.bus_ingest import READINGS_IN, BusIngestor
 
 log = logging.getLogger(__name__)
+BACKFILL_SPEED = 3600.0  # simulated seconds per real second while replaying history
 
 # username, roles, department, display name
 DEMO_USERS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
@@ -88,22 +90,30 @@ class SimulatorService:
 
     seed: int
     devices: int | None
-    speed: float = 1.0
+    backfill_hours: float = 6.0  # history replayed fast at start, so charts are not empty
+    mqtt_url: str | None = None  # set: publish like a real device, over the broker
     name: str = "simulator"
 
     async def start(self, app: FastAPI) -> None:
         from citybrain.simulator import run
 
         clock = app.state.clock
-        start = clock.now().replace(second=0, microsecond=0)
+        now = clock.now().replace(second=0, microsecond=0)
+        start = now - timedelta(hours=self.backfill_hours)
         self.sim = await asyncio.to_thread(make_simulator, seed=self.seed, devices=self.devices, start=start)
         await asyncio.to_thread(self._register, app)
         self.bus = app.state.bus
         self.stop_event = asyncio.Event()
         app.state.simulator = self
-        self.task = asyncio.create_task(
-            run(self.sim, self._publish, clock=clock, speed=self.speed, stop=self.stop_event), name="simulator"
-        )
+
+        async def stream() -> Any:
+            # Replay the past quickly (never ahead of the clock: future readings are refused), then live.
+            if now > start:
+                await run(self.sim, self._publish, clock=clock, speed=BACKFILL_SPEED, stop=self.stop_event,
+                          start=start, end=now)
+            return await run(self.sim, self._publish, clock=clock, speed=1.0, stop=self.stop_event, start=now)
+
+        self.task = asyncio.create_task(stream(), name="simulator")
         log.info("simulator: %d devices on %d assets, seed %d", len(self.sim.devices), len(self.sim.assets), self.seed)
 
     def _register(self, app: FastAPI) -> None:
@@ -116,22 +126,32 @@ class SimulatorService:
         log.info("simulator fleet registered: %s", counts)
 
     async def _publish(self, batch: list[dict[str, Any]]) -> None:
-        await self.bus.publish(READINGS_IN, batch)
+        if self.mqtt_url:
+            from citybrain.sensing.mqtt import publish_readings
+
+            await asyncio.to_thread(publish_readings, self.mqtt_url, batch, batch=True)
+        else:
+            await self.bus.publish(READINGS_IN, batch)
 
     async def stop(self) -> None:
         self.stop_event.set()
         self.stats = await self.task
 
 
-def run_demo(settings: Settings, database: Database, *, seed: int, devices: int | None, speed: float,
+def run_demo(settings: Settings, database: Database, *, seed: int, devices: int | None, backfill_hours: float,
              console: Console) -> None:
     import uvicorn
 
     from citybrain.api import create_app
 
     logins = ensure_demo_users(settings, database)
-    sim = SimulatorService(seed=seed, devices=devices, speed=speed)
-    app = create_app(settings, database=database, clock=SystemClock(), services=[BusIngestor(), sim])
+    sim = SimulatorService(seed=seed, devices=devices, backfill_hours=backfill_hours, mqtt_url=settings.mqtt_url)
+    services: list[Any] = [BusIngestor()]
+    if settings.mqtt_url:  # devices (here: the simulator) reach the platform through the broker
+        from citybrain.sensing.mqtt import MqttBridge
+
+        services.append(MqttBridge(settings))
+    app = create_app(settings, database=database, clock=SystemClock(), services=[*services, sim])
     table = Table(title="demo logins (also in " + str(Path(settings.data_dir) / "demo-logins.json") + ")")
     for col in ("username", "password", "who"):
         table.add_column(col)
