@@ -18,11 +18,12 @@ from citybrain.auth.audit.middleware import AuditMiddleware
 from citybrain.auth.audit.views import router as audit_router
 from citybrain.auth.views import router as auth_router
 from citybrain.core import migrate
-from citybrain.core.bus import Bus, InMemoryBus
+from citybrain.core.bus import Bus
 from citybrain.core.clock import Clock, SystemClock
 from citybrain.core.database import Database
 from citybrain.core.errors import PROBLEM_BASE, CityBrainError, PayloadTooLarge, Problem, problem_for
 from citybrain.core.ids import new_id
+from citybrain.core.nats_bus import make_bus
 from citybrain.core.settings import Settings, load_settings
 from citybrain.geo import service as geo_service
 from citybrain.geo.views import router as geo_router
@@ -193,7 +194,7 @@ def create_app(
     settings = settings or load_settings()
     database = database or Database(settings.sqlalchemy_url, pool_size=settings.db_pool_size)
     clock = clock or SystemClock()
-    bus = bus or InMemoryBus()
+    bus = bus or make_bus(settings)  # in-memory, or NATS JetStream when CITYBRAIN_NATS_URL is set
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -28,7 +28,11 @@ class Subscription(Protocol):
 class Bus(Protocol):
     async def publish(self, subject: str, message: Any) -> None: ...
 
-    async def subscribe(self, pattern: str, handler: Handler, *, queue_size: int = 10_000) -> Subscription: ...
+    async def subscribe(
+        self, pattern: str, handler: Handler, *, queue_size: int = 10_000, durable: str | None = None
+    ) -> Subscription:
+        """``durable``: subscribers sharing the name split the messages and resume after a restart."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -95,7 +99,10 @@ class InMemoryBus:
             if subject_matches(sub.pattern, subject):
                 await sub.queue.put((subject, message))
 
-    async def subscribe(self, pattern: str, handler: Handler, *, queue_size: int = 10_000) -> _LocalSubscription:
+    async def subscribe(
+        self, pattern: str, handler: Handler, *, queue_size: int = 10_000, durable: str | None = None
+    ) -> _LocalSubscription:
+        # One process holds every subscriber, so a durable name changes nothing here.
         sub = _LocalSubscription(self, pattern, handler, asyncio.Queue(maxsize=queue_size))
         sub.task = asyncio.create_task(sub.run(), name=f"bus-sub:{pattern}")
         self._subs.append(sub)

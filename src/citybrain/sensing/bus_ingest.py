@@ -26,7 +26,8 @@ class BusIngestor:
 
     async def start(self, app: FastAPI) -> None:
         self.pipeline: Pipeline = app.state.cache["sensing.pipeline"]
-        self.subscription = await app.state.bus.subscribe(self.subject, self._handle)
+        # A durable name: on JetStream, ingestors on several nodes share the work instead of repeating it.
+        self.subscription = await app.state.bus.subscribe(self.subject, self._handle, durable="bus-ingest")
 
     async def _handle(self, _subject: str, batch: Any) -> None:
         items = batch if isinstance(batch, list) else [batch]
