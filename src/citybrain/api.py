@@ -29,6 +29,7 @@ from citybrain.geo import service as geo_service
 from citybrain.geo.views import router as geo_router
 from citybrain.org.views import router as org_router
 from citybrain.sensing.pipeline import Pipeline
+from citybrain.sensing.monitoring_views import router as monitoring_router
 from citybrain.sensing.views import router as sensing_router
 from citybrain.web.views import mount_static
 from citybrain.web.views import router as web_router
@@ -237,7 +238,8 @@ def create_app(
     app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
 
-    for router in (auth_router, org_router, audit_router, geo_router, sensing_router):
+    # monitoring before sensing: /devices/health must not be taken for /devices/{device_id}
+    for router in (auth_router, org_router, audit_router, geo_router, monitoring_router, sensing_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["system"])

@@ -125,3 +125,4 @@ class DeadLetter(Base):
     source: Mapped[str] = mapped_column(sa.String(40))
     payload: Mapped[str] = mapped_column(sa.Text)
     reason: Mapped[str] = mapped_column(sa.String(40), index=True)
+    device_id: Mapped[int | None] = mapped_column(sa.ForeignKey("device.id", ondelete="SET NULL"), index=True)
