@@ -28,8 +28,9 @@ from citybrain.core.settings import Settings, load_settings
 from citybrain.geo import service as geo_service
 from citybrain.geo.views import router as geo_router
 from citybrain.org.views import router as org_router
-from citybrain.sensing.pipeline import Pipeline
 from citybrain.sensing.monitoring_views import router as monitoring_router
+from citybrain.sensing.pipeline import Pipeline
+from citybrain.sensing.stream_views import router as stream_router
 from citybrain.sensing.views import router as sensing_router
 from citybrain.web.views import mount_static
 from citybrain.web.views import router as web_router
@@ -239,7 +240,8 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware)
 
     # monitoring before sensing: /devices/health must not be taken for /devices/{device_id}
-    for router in (auth_router, org_router, audit_router, geo_router, monitoring_router, sensing_router):
+    for router in (auth_router, org_router, audit_router, geo_router, monitoring_router, sensing_router,
+                   stream_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["system"])

@@ -231,6 +231,41 @@ def geo_load(
     console.print("loaded " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
+import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("readings")
+def import_readings_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV (device_id,ts,quantity,value[,msg_id]) or NDJSON readings")],
+    batch_size: Annotated[int, typer.Option(help="readings per transaction")] = 5000,
+    format: Annotated[str | None, typer.Option(help="csv or ndjson (default: from the file name)")] = None,  # noqa: A002
+) -> None:
+    """Back-fill history from a file through the ingestion pipeline (bad lines are reported, good ones kept)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from citybrain.sensing.importer import import_readings
+    from citybrain.sensing.pipeline import Pipeline
+
+    database = _database(_settings())
+    pipeline = Pipeline(database, SystemClock())
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                  console=err) as bar:
+        task = bar.add_task(f"importing {file.name}", total=None)
+        try:
+            report = import_readings(file, pipeline=pipeline, batch_size=batch_size, format=format,
+                                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except (ValueError, OSError) as exc:
+            err.print(f"[red]cannot import {file}:[/] {exc}")
+            raise typer.Exit(1) from None
+    console.print(f"{report.accepted} readings stored, {report.duplicates} already there, "
+                  f"{report.rejected_count} refused")
+    for r in report.rejected[:20]:
+        console.print(f"  line {r.line}: {r.reason} {r.message or ''}")
+    if report.rejected_count:
+        raise typer.Exit(1)
+
+
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="NDJSON file of readings to write")],
@@ -262,8 +297,12 @@ def bench(
     name: Annotated[str, typer.Argument(help="benchmark name (see --list)")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object as the last line")] = False,
     list_: Annotated[bool, typer.Option("--list", help="list the benchmarks")] = False,
-    rows: Annotated[int | None, typer.Option(help="table size, where the benchmark has one")] = None,
+    rows: Annotated[int | None, typer.Option(help="table size, or a cap on messages")] = None,
     backend: Annotated[str | None, typer.Option(help="sqlite or a database URL (default: a temporary SQLite)")] = None,
+    devices: Annotated[int | None, typer.Option(help="simulated devices (ingest)")] = None,
+    seconds: Annotated[int | None, typer.Option(help="simulated seconds of readings (ingest)")] = None,
+    path: Annotated[str | None, typer.Option(help="ingest path: inprocess, http or mqtt")] = None,
+    batch: Annotated[int | None, typer.Option(help="readings per batch (ingest)")] = None,
 ) -> None:
     """Run a benchmark; exits non-zero if it could not run."""
     from citybrain.bench import BENCHMARKS
@@ -275,7 +314,8 @@ def bench(
     if name not in BENCHMARKS:
         err.print(f"[red]no benchmark {name!r}[/]; known: {', '.join(sorted(BENCHMARKS))}")
         raise typer.Exit(2)
-    options = {k: v for k, v in {"rows": rows, "backend": backend}.items() if v is not None}
+    given = {"rows": rows, "backend": backend, "devices": devices, "seconds": seconds, "path": path, "batch": batch}
+    options = {k: v for k, v in given.items() if v is not None}
     try:
         result = BENCHMARKS[name][1](log=lambda msg: err.print(msg), **options)
     except Exception as exc:

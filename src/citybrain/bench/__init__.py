@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from citybrain.bench import spatial
+from citybrain.bench import ingest, query, spatial
 
 Benchmark = Callable[..., dict[str, Any]]
 
 BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
+    "ingest": ("simulated fleet through the ingestion pipeline (in-process, HTTP or MQTT) vs. raw inserts",
+               ingest.run),
+    "query": ("chart series of one device's week at 10M rows vs. the series computed from raw rows", query.run),
     "spatial": ("bbox / radius / point-in-polygon queries at a million rows, indexed vs. full scan", spatial.run),
 }

@@ -7,6 +7,7 @@ import { initI18n, t, getLang, setLang, onLangChange, localized, intlLocale } fr
 import { LAYERS, LAYER_GROUPS } from './layers.js';
 import { createMap } from './map.js';
 import { mountPanels } from './panels.js';
+import { clearSelection, getSelection, onSelect, select } from './store.js';
 
 const $ = (selector) => document.querySelector(selector);
 const VISIBILITY_KEY = 'citybrain.layers';
@@ -21,11 +22,12 @@ const SOURCES = [
 ];
 
 const state = { user: null, meta: null, exercise: false };
-const citybrain = { state, ready: false, t, setLang, setExerciseMode };
+const citybrain = { state, ready: false, t, setLang, setExerciseMode, select, getSelection };
 window.citybrain = citybrain;
 
 let mapController = null;
 let panels = null;
+const authLayerItems = []; // {item, anchor}: signed-out users do not see (or load) these layers
 
 // ---- small helpers -------------------------------------------------------------------------
 
@@ -81,12 +83,17 @@ function renderUser() {
   $('#user-name').textContent = user ? user.display_name || user.username : '';
   $('#user-dept').textContent = user?.department ? localized(user.department) : '';
   $('#user-dept').hidden = !user?.department;
-  const shown = panels ? panels.update(user) : 0;
+  if (!user) clearSelection();
+  renderPanels();
+  syncAuthLayers(Boolean(user));
+  mapController?.setAuthenticated(Boolean(user));
+  document.body.classList.toggle('signed-in', Boolean(user));
+}
+
+function renderPanels(only = null) {
+  const shown = panels ? panels.update(state.user, only) : 0;
   $('#right-panel').hidden = shown === 0;
   $('.app-main').classList.toggle('has-right', shown > 0);
-  mapController?.setAuthenticated(Boolean(user));
-  for (const item of document.querySelectorAll('.layer-item[data-requires-auth]')) item.hidden = !user;
-  document.body.classList.toggle('signed-in', Boolean(user));
 }
 
 function setUser(user) {
@@ -190,6 +197,25 @@ function swatch(spec = {}) {
   return el;
 }
 
+function legend(entry) {
+  return h(
+    'ul',
+    { class: 'layer-legend' },
+    entry.legend.map((l) => h('li', {}, swatch({ kind: l.kind || 'circle', color: l.color }), h('span', { dataset: { i18n: l.key } }, t(l.key)))),
+  );
+}
+
+/** Signed-out users do not see layers that need a session: their items leave the list, not just hide. */
+function syncAuthLayers(signedIn) {
+  for (const entry of authLayerItems) {
+    if (signedIn && entry.anchor.isConnected) entry.anchor.replaceWith(entry.item);
+    if (!signedIn && entry.item.isConnected) entry.item.replaceWith(entry.anchor);
+  }
+  for (const section of document.querySelectorAll('#layer-list .layer-group')) {
+    section.hidden = !section.querySelector('.layer-item');
+  }
+}
+
 function buildLayerList(controller) {
   const root = $('#layer-list');
   const visibility = {};
@@ -206,26 +232,29 @@ function buildLayerList(controller) {
         writeJson(VISIBILITY_KEY, { ...readJson(VISIBILITY_KEY, {}), ...visibility });
       });
       const status = h('span', { class: 'layer-status', id: `layer-status-${entry.name}`, dataset: { status: controller.status(entry.name) } });
-      list.append(
-        h(
-          'li',
-          { class: 'layer-item', dataset: { layer: entry.name, ...(entry.requiresAuth ? { requiresAuth: '' } : {}) }, hidden: entry.requiresAuth ? true : null },
-          h('label', { for: id }, input, swatch(entry.swatch), h('span', { class: 'layer-name', dataset: { i18n: entry.titleKey } }, t(entry.titleKey))),
-          status,
-        ),
+      const item = h(
+        'li',
+        { class: 'layer-item', dataset: { layer: entry.name, ...(entry.requiresAuth ? { requiresAuth: '' } : {}) } },
+        h('label', { for: id }, input, swatch(entry.swatch), h('span', { class: 'layer-name', dataset: { i18n: entry.titleKey } }, t(entry.titleKey))),
+        status,
+        entry.legend ? legend(entry) : null,
       );
+      list.append(item);
+      if (entry.requiresAuth) authLayerItems.push({ item, anchor: document.createComment(`layer ${entry.name}`) });
     }
     root.append(h('section', { class: 'layer-group' }, h('h3', { class: 'layer-group-title', dataset: { i18n: group.titleKey } }, t(group.titleKey)), list));
   }
+  syncAuthLayers(Boolean(state.user));
 }
 
 function renderLayerStatus(name, status) {
-  const el = document.getElementById(`layer-status-${name}`);
+  const el = document.getElementById(`layer-status-${name}`) || authLayerItems.find((e) => e.item.dataset.layer === name)?.item.querySelector('.layer-status');
   if (!el) return;
   el.dataset.status = status;
   const key = `layer.status.${status}`;
   el.title = t(key);
   el.setAttribute('aria-label', t(key));
+  el.closest('.layer-item')?.setAttribute('data-status', status);
   if (status === 'error') toast(t('layer.error', { name: t(LAYERS.find((e) => e.name === name)?.titleKey || name) }), 'error');
 }
 
@@ -360,8 +389,9 @@ async function boot() {
   citybrain.mapController = mapController;
   buildLayerList(mapController);
   bindLeftPanel();
-  panels = mountPanels($('#cards'), { api, t });
+  panels = mountPanels($('#cards'), { api, t, map: mapController.map, timezone: meta?.timezone || 'Asia/Shanghai' });
   onLangChange(renderUser);
+  onSelect((kind) => renderPanels([kind]));
 
   await Promise.all([restoreSession(), mapController.ready]);
   citybrain.ready = true;

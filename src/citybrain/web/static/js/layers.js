@@ -9,17 +9,22 @@
 //   source       extra MapLibre GeoJSON source options (promoteId, cluster ...)
 //   style        MapLibre style layers drawn for it, bottom to top; ids must be unique
 //   hover        style-layer id whose features get feature-state {hover: true} under the pointer
-//   tooltip      {layer, render(feature, ctx)} -> Node shown while hovering
+//   url          where its GeoJSON comes from, when not from /api/v1/meta (a 404 shows it as unavailable)
+//   legend       [{color, key, kind?}] drawn under its toggle (colour classes of data-driven styles)
+//   tooltip      {layer, render(feature, ctx)} -> Node shown while hovering (layer: an id or a list of ids)
 //   popup        {layer, render(feature, ctx)} -> Node shown on click
+//   click        {layer, handle(feature, ctx)} called on click instead of a popup (select, zoom ...)
 //   onData(data, ctx)  called with each loaded FeatureCollection (to build lookups such as line colours)
+// ctx = {lineColors, map}.
 // Layers are drawn in list order, so later entries sit on top.
 
 import { h } from './dom.js';
 import { t, has, getLang, localized } from './i18n.js';
+import { SENSING_GROUP, SENSING_LAYERS } from './sensing-layers.js';
 
 export const LAYER_GROUPS = [
   { id: 'base', titleKey: 'group.base' },
-  // Later capabilities add their own groups here, e.g. { id: 'sensing', titleKey: 'group.sensing' }.
+  SENSING_GROUP,
 ];
 
 /** Line label: "Line 2" -> "2号线" / "Line 2"; anything else as given. */
@@ -212,4 +217,5 @@ export const LAYERS = [
     tooltip: { layer: 'metro-stations-circle', render: stationCard },
     popup: { layer: 'metro-stations-circle', render: stationCard },
   },
+  ...SENSING_LAYERS,
 ];

@@ -1,7 +1,7 @@
 // The MapLibre map: an offline style (background colour only, no glyphs, sprites or remote sources),
 // the registry's GeoJSON layers on top, hover tooltips and click popups built as DOM.
 
-import { api } from './api.js';
+import { api, ApiError } from './api.js';
 import { t, onLangChange } from './i18n.js';
 import { LAYERS } from './layers.js';
 
@@ -31,7 +31,8 @@ function uiStrings() {
 /**
  * Create the map inside `container`.
  * Returns a controller: {map, ready (Promise), setVisible(name, on), isVisible(name), status(name), setAuthenticated(on), fitCity()}.
- * `onStatus(name, status)` is told about each layer's loading state: 'loading' | 'ready' | 'error' | 'off'.
+ * `onStatus(name, status)` is told about each layer's loading state: 'loading' | 'ready' | 'error' | 'unavailable'
+ * (the server has no such endpoint yet: 404) | 'off'.
  */
 export function createMap(container, { meta, visibility = {}, onStatus = () => {}, onPointer = () => {} } = {}) {
   const bounds = meta?.city?.bounds || SHANGHAI_BOUNDS;
@@ -68,10 +69,13 @@ export function createMap(container, { meta, visibility = {}, onStatus = () => {
   const clickPopup = new maplibregl.Popup({ closeButton: true, closeOnClick: true, className: 'cb-popup-wrap', offset: 10, maxWidth: '320px' });
   let openPopup = null; // {entry, feature, lngLat} so a language switch can re-render it
 
+  ctx.map = map;
   const byStyleLayer = new Map();
   for (const entry of LAYERS) for (const layer of entry.style) byStyleLayer.set(layer.id, entry);
-  const popupLayers = LAYERS.filter((e) => e.popup).map((e) => e.popup.layer);
-  const tooltipLayers = LAYERS.filter((e) => e.tooltip).map((e) => e.tooltip.layer);
+  const idsOf = (key) => LAYERS.filter((e) => e[key]).flatMap((e) => [].concat(e[key].layer));
+  const popupLayers = idsOf('popup');
+  const tooltipLayers = idsOf('tooltip');
+  const clickLayers = [...popupLayers, ...idsOf('click')];
   const hoverLayers = LAYERS.filter((e) => e.hover).map((e) => e.hover);
   let hovered = null; // {source, id}
 
@@ -116,6 +120,10 @@ export function createMap(container, { meta, visibility = {}, onStatus = () => {
       s.loaded = true;
       setStatus(entry.name, 'ready');
     } catch (err) {
+      if (err instanceof ApiError && err.status === 404) {
+        setStatus(entry.name, 'unavailable'); // not served by this server (yet): no alarm, retried on refresh
+        return;
+      }
       console.warn(`layer ${entry.name}:`, err);
       setStatus(entry.name, 'error');
     }
@@ -161,7 +169,7 @@ export function createMap(container, { meta, visibility = {}, onStatus = () => {
     const tip = pickTop(e.point, tooltipLayers);
     const hoverFeature = pickTop(e.point, hoverLayers, 0);
     setHover(hoverFeature);
-    const clickable = tip || pickTop(e.point, popupLayers, 3);
+    const clickable = tip || pickTop(e.point, clickLayers, 3);
     map.getCanvas().style.cursor = clickable ? 'pointer' : '';
     if (tip && !clickPopup.isOpen()) {
       const entry = byStyleLayer.get(tip.layer.id);
@@ -177,9 +185,15 @@ export function createMap(container, { meta, visibility = {}, onStatus = () => {
   });
 
   map.on('click', (e) => {
-    const feature = pickTop(e.point, popupLayers, 3);
+    const feature = pickTop(e.point, clickLayers, 3);
     if (!feature) return;
     const entry = byStyleLayer.get(feature.layer.id);
+    if (entry.click && [].concat(entry.click.layer).includes(feature.layer.id)) {
+      hoverPopup.remove();
+      clickPopup.remove();
+      entry.click.handle(feature, ctx);
+      return;
+    }
     const lngLat = feature.geometry.type === 'Point' ? feature.geometry.coordinates : [e.lngLat.lng, e.lngLat.lat];
     hoverPopup.remove();
     // Defer so this click's closeOnClick (which closes any previous popup) runs first.
