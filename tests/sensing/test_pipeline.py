@@ -201,6 +201,38 @@ def test_latest_only_moves_forward(pipeline: Pipeline, database: Database, fleet
     assert latest(database, fleet["GAS-1"]) == {"methane": (t0 + timedelta(minutes=20), 2.0)}
 
 
+def repeats(database: Database, device_id: int, quantity: str = "methane") -> tuple[float, int]:
+    with database.session() as s:
+        row = s.execute(sa.select(ReadingLatest.value, ReadingLatest.repeats).where(
+            ReadingLatest.device_id == device_id, ReadingLatest.quantity == quantity)).one()
+        return row.value, row.repeats
+
+
+def test_repeats_counts_the_run_of_the_latest_value(pipeline: Pipeline, database: Database, fleet: dict[str, int],
+                                                    t0: datetime) -> None:
+    def at(*minutes_values: tuple[int, float]) -> list[dict[str, Any]]:
+        return [reading("GAS-1", t0 + timedelta(minutes=m), v) for m, v in minutes_values]
+
+    gas = fleet["GAS-1"]
+    pipeline.ingest(at((0, 1.0), (1, 2.0), (2, 2.0)), source="t")  # a new row: the batch's trailing run
+    assert repeats(database, gas) == (2.0, 2)
+    pipeline.ingest(at((4, 2.0), (3, 2.0)), source="t")  # the whole batch equals the stored value: it continues
+    assert repeats(database, gas) == (2.0, 4)
+    pipeline.ingest(at((5, 2.0), (6, 3.0), (7, 3.0)), source="t")  # the batch ends in a new run: it restarts
+    assert repeats(database, gas) == (3.0, 2)
+    pipeline.ingest(at((8, 5.0), (9, 5.0)), source="t")  # a whole batch of another value: only the batch
+    assert repeats(database, gas) == (5.0, 2)
+    pipeline.ingest(at((1, 7.0), (2, 7.0)), source="t")  # older than the latest (new msg_ids): nothing moves
+    assert repeats(database, gas) == (5.0, 2)
+    pipeline.ingest(at((8, 5.0), (9, 5.0)), source="t")  # a replay is not a repeat
+    assert repeats(database, gas) == (5.0, 2)
+    for m in range(10, 13):  # one reading per batch, as devices send them
+        pipeline.ingest(at((m, 5.0)), source="t")
+    assert repeats(database, gas) == (5.0, 5)
+    pipeline.ingest(at((13, 5.5)), source="t")
+    assert repeats(database, gas) == (5.5, 1)
+
+
 def test_rollups_equal_a_direct_computation(pipeline: Pipeline, database: Database, fleet: dict[str, int],
                                             t0: datetime) -> None:
     base = (t0 - timedelta(hours=2)).replace(minute=0, second=0)
@@ -213,7 +245,7 @@ def test_rollups_equal_a_direct_computation(pipeline: Pipeline, database: Databa
         raw = s.execute(sa.select(Reading.ts, Reading.value).where(Reading.device_id == fleet["STR-1"])).all()
         rollups = s.execute(sa.select(ReadingRollup).where(ReadingRollup.device_id == fleet["STR-1"])).scalars().all()
     assert len(raw) == 400
-    for bucket, seconds in (("1m", 60), ("1h", 3600)):
+    for bucket, seconds in (("10m", 600), ("1h", 3600)):
         expect: dict[datetime, list[tuple[datetime, float]]] = {}
         for ts, v in raw:
             start = datetime.fromtimestamp(int(ts.timestamp()) // seconds * seconds, UTC)

@@ -133,7 +133,7 @@ def test_series_never_loses_a_spike(database: Database, clock: ManualClock, flee
                              end=start + timedelta(minutes=n), points=points)
     pts = out["points"]
     assert points / 2 <= len(pts) <= points
-    assert out["source"] == ("1h" if points == 200 else "1m")
+    assert out["source"] == ("1h" if points == 200 else "10m")
     assert max(p["max"] for p in pts) == 1500.0
     assert min(p["min"] for p in pts) == 10.0
     assert sum(p["count"] for p in pts) == n

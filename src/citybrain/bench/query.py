@@ -127,33 +127,33 @@ def _fill(db: Database, ids: list[int], plan: list[tuple[int, int, int]], end_s:
         raw.close()
 
 
+_STARTS = {  # the bucket holding ``ts``
+    "sqlite": {"10m": "substr(ts, 1, 15) || '0:00.000000'", "1h": "substr(ts, 1, 13) || ':00:00.000000'"},
+    "postgresql": {"10m": "to_timestamp(floor(extract(epoch from ts) / 600) * 600)",
+                   "1h": "date_trunc('hour', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"},
+}
+
+
 def _rollups_sql(dialect: str) -> list[str]:
-    """Roll-ups and latest values from the raw rows, in bulk (the same numbers the pipeline keeps)."""
+    """Roll-ups and latest values from the raw rows, in bulk (the same numbers the pipeline keeps).
+
+    Each bucket's (and each stream's) last value is found again through the primary key at its newest ts.
+    """
+    like = f"{PREFIX}%%" if dialect == "postgresql" else f"{PREFIX}%"  # psycopg reads % as a placeholder
+    ours = f"device_id IN (SELECT id FROM device WHERE key LIKE '{like}')"  # noqa: S608 - a constant prefix
     out = []
-    if dialect == "sqlite":
-        starts = {"1m": "substr(ts, 1, 16) || ':00.000000'", "1h": "substr(ts, 1, 13) || ':00:00.000000'"}
-        for bucket, _ in BUCKETS:
-            # SQLite: a bare column beside max() comes from the row holding the maximum
-            out.append(f"INSERT INTO reading_rollup (device_id, quantity, bucket, bucket_start, min, max, sum, count, "  # noqa: S608
-                       f"last, last_ts) SELECT device_id, quantity, '{bucket}', {starts[bucket]}, min(value), "
-                       f"max(value), sum(value), count(*), value, max(ts) FROM reading "
-                       f"WHERE device_id IN (SELECT id FROM device WHERE key LIKE '{PREFIX}%') "
-                       f"GROUP BY device_id, quantity, {starts[bucket]}")
-        out.append("INSERT INTO reading_latest (device_id, quantity, ts, value) SELECT device_id, quantity, max(ts), "  # noqa: S608
-                   f"value FROM reading WHERE device_id IN (SELECT id FROM device WHERE key LIKE '{PREFIX}%') "
-                   "GROUP BY device_id, quantity")
-        return out
-    units = {"1m": "minute", "1h": "hour"}  # psycopg reads % as a placeholder: LIKE needs %%
     for bucket, _ in BUCKETS:
-        start = f"date_trunc('{units[bucket]}', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        start = _STARTS[dialect][bucket]
         out.append(f"INSERT INTO reading_rollup (device_id, quantity, bucket, bucket_start, min, max, sum, count, "  # noqa: S608
-                   f"last, last_ts) SELECT device_id, quantity, '{bucket}', {start}, min(value), max(value), "
-                   f"sum(value), count(*), (array_agg(value ORDER BY ts DESC))[1], max(ts) FROM reading "
-                   f"WHERE device_id IN (SELECT id FROM device WHERE key LIKE '{PREFIX}%%') "
-                   f"GROUP BY device_id, quantity, {start}")
-    out.append("INSERT INTO reading_latest (device_id, quantity, ts, value) SELECT DISTINCT ON (device_id, quantity) "  # noqa: S608
-               f"device_id, quantity, ts, value FROM reading WHERE device_id IN "
-               f"(SELECT id FROM device WHERE key LIKE '{PREFIX}%%') ORDER BY device_id, quantity, ts DESC")
+                   f"last, last_ts) SELECT g.device_id, g.quantity, '{bucket}', g.start, g.mn, g.mx, g.sm, g.n, "
+                   f"r.value, g.last_ts FROM (SELECT device_id, quantity, {start} AS start, min(value) AS mn, "
+                   f"max(value) AS mx, sum(value) AS sm, count(*) AS n, max(ts) AS last_ts FROM reading "
+                   f"WHERE {ours} GROUP BY device_id, quantity, {start}) AS g JOIN reading r ON "
+                   f"r.device_id = g.device_id AND r.quantity = g.quantity AND r.ts = g.last_ts")
+    out.append("INSERT INTO reading_latest (device_id, quantity, ts, value) SELECT g.device_id, g.quantity, "  # noqa: S608
+               f"g.ts, r.value FROM (SELECT device_id, quantity, max(ts) AS ts FROM reading WHERE {ours} "
+               "GROUP BY device_id, quantity) AS g JOIN reading r ON r.device_id = g.device_id "
+               "AND r.quantity = g.quantity AND r.ts = g.ts")
     return out
 
 

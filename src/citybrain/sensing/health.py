@@ -2,7 +2,7 @@
 
 The rules are pure functions of one device's facts and the time (``assess``), with the thresholds as
 data (``HealthPolicy``). ``fleet_health`` gathers the facts of every visible device in a handful of
-set-based queries (devices, latest battery/signal, one flat-line query per device type) and applies
+set-based queries (devices, then latest battery, signal and flat-line run lengths) and applies
 the rules in memory, so a fleet of 100,000 devices costs the same few statements as one of ten.
 
 States, worst first (``SEVERITY``); a device's ``state`` is the worst of its ``problems``:
@@ -12,14 +12,14 @@ States, worst first (``SEVERITY``); a device's ``state`` is the worst of its ``p
 * ``offline`` -- nothing received for ``offline_after_intervals`` × the type's interval. The clock starts
   at the last message (``device.last_seen_at``, the platform's receive time) or, for a device never
   seen, at its installation (the later of ``install_date`` and registration).
-* ``stuck`` -- the main quantity has been one and the same value for ``stuck_after_intervals`` readings.
+* ``stuck`` -- the main quantity's last ``stuck_after_intervals`` readings all carried one and the same
+  value (``reading_latest.repeats``, kept by the pipeline).
 * ``low_battery`` / ``weak_signal`` -- the latest ``battery`` / ``rssi`` extras below the policy's floor.
 * ``ok`` -- none of the above.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from citybrain.auth.permissions import Principal, department_scope
 from citybrain.geo.spatial import BBox
-from citybrain.sensing.models import Asset, Device, ReadingLatest, ReadingRollup
+from citybrain.sensing.models import Asset, Device, ReadingLatest
 from citybrain.sensing.pipeline import load_types
 
 SEVERITY: tuple[str, ...] = ("inactive", "maintenance", "offline", "stuck", "low_battery", "weak_signal", "ok")
@@ -59,8 +59,8 @@ DEFAULT_POLICY = HealthPolicy()
 class DeviceFacts:
     """What the rules look at for one device (gathered in bulk by ``fleet_health``).
 
-    ``flat_count`` is the number of readings of the main quantity in the device's stuck window when they
-    all carry one value (0 when they differ or there are none).
+    ``flat_count`` is how many readings in a row, up to the latest, carried the main quantity's latest
+    value (``fleet_health`` fills it only when it reaches the policy's threshold, else 0).
     """
 
     status: str
@@ -117,16 +117,6 @@ def worst(problems: Iterable[str]) -> str:
     return min(problems, key=_RANK.__getitem__, default="ok")
 
 
-def stuck_window(interval_s: int, now: datetime, policy: HealthPolicy = DEFAULT_POLICY) -> datetime:
-    """Start of the 1-minute roll-up buckets read for the flat-line rule.
-
-    ``stuck_after_intervals`` intervals back from ``now``, floored to the minute: a device reporting on
-    time has that many readings in the window; one reporting slower has fewer and is not judged stuck.
-    """
-    start = now - timedelta(seconds=policy.stuck_after_intervals * interval_s)
-    return datetime.fromtimestamp(math.floor(start.timestamp() / 60) * 60, UTC)
-
-
 # -- gathering facts in bulk ---------------------------------------------------------------------------
 
 
@@ -176,30 +166,21 @@ def fleet_health(
     if not devices:
         return []
 
+    # One query: the latest battery and signal, and every latest value repeated often enough to be stuck
+    # (only the type's main quantity counts; a type without a schedule is never judged).
     extras: dict[int, dict[str, float]] = {}
-    q_extra = sa.select(ReadingLatest.device_id, ReadingLatest.quantity, ReadingLatest.value).join(
-        Device, Device.id == ReadingLatest.device_id
-    ).where(ReadingLatest.quantity.in_((policy.battery_quantity, policy.rssi_quantity)))
-    for device_id, quantity, value in session.execute(visible(q_extra)):
-        extras.setdefault(device_id, {})[quantity] = value
-
-    # One query per device type present: 1-minute roll-ups of the main quantity over the stuck window,
-    # keeping the devices whose readings there all carry one value (driven by the roll-up primary key).
     flat: dict[int, int] = {}
-    r = ReadingRollup
-    for type_key in sorted({d.type_key for d in devices}):
+    extra_quantities = (policy.battery_quantity, policy.rssi_quantity)
+    lt = ReadingLatest
+    q_latest = sa.select(lt.device_id, Device.type_key, lt.quantity, lt.value, lt.repeats).join(
+        Device, Device.id == lt.device_id
+    ).where(sa.or_(lt.quantity.in_(extra_quantities), lt.repeats >= policy.stuck_after_intervals))
+    for device_id, type_key, quantity, value, repeats in session.execute(visible(q_latest)):
         dtype = types.get(type_key)
-        if dtype is None or dtype.interval_s <= 0:
-            continue
-        q_flat = (
-            sa.select(Device.id, sa.func.sum(r.count))  # grouped by the driving table: no sort needed
-            .join(r, r.device_id == Device.id)
-            .where(Device.type_key == type_key, r.quantity == dtype.quantity, r.bucket == "1m",
-                   r.bucket_start >= stuck_window(dtype.interval_s, now, policy), r.bucket_start <= now)
-            .group_by(Device.id)
-            .having(sa.func.min(r.min) == sa.func.max(r.max))
-        )
-        flat.update((d, int(c)) for d, c in session.execute(visible(q_flat)))
+        if repeats >= policy.stuck_after_intervals and dtype and dtype.interval_s > 0 and quantity == dtype.quantity:
+            flat[device_id] = repeats
+        if quantity in extra_quantities:
+            extras.setdefault(device_id, {})[quantity] = value
 
     out: list[DeviceHealth] = []
     for d in devices:

@@ -89,23 +89,28 @@ class Reading(Base):
 
 class ReadingLatest(Base):
     __tablename__ = "reading_latest"
-    __table_args__ = (sa.PrimaryKeyConstraint("device_id", "quantity", name="pk_reading_latest"),)
+    # upserted per batch: on SQLite the table is its primary key (WITHOUT ROWID; a batch recreate must keep it)
+    __table_args__ = (sa.PrimaryKeyConstraint("device_id", "quantity", name="pk_reading_latest"),
+                      {"sqlite_with_rowid": False})
 
     device_id: Mapped[int] = mapped_column(sa.ForeignKey("device.id", ondelete="CASCADE"))
     quantity: Mapped[str] = mapped_column(sa.String(40))
     ts: Mapped[datetime]
     value: Mapped[float] = mapped_column(sa.Float)
+    # consecutive readings at the end of the stream carrying exactly ``value`` (the stuck rule reads it)
+    repeats: Mapped[int] = mapped_column(default=1, server_default=sa.text("1"))
 
 
 class ReadingRollup(Base):
     __tablename__ = "reading_rollup"
     __table_args__ = (
         sa.PrimaryKeyConstraint("device_id", "quantity", "bucket", "bucket_start", name="pk_reading_rollup"),
+        {"sqlite_with_rowid": False},  # as reading_latest
     )
 
     device_id: Mapped[int] = mapped_column(sa.ForeignKey("device.id", ondelete="CASCADE"))
     quantity: Mapped[str] = mapped_column(sa.String(40))
-    bucket: Mapped[str] = mapped_column(sa.String(4))  # "1m" or "1h"
+    bucket: Mapped[str] = mapped_column(sa.String(4))  # "10m" or "1h" (pipeline.BUCKETS)
     bucket_start: Mapped[datetime]
     min: Mapped[float] = mapped_column(sa.Float)
     max: Mapped[float] = mapped_column(sa.Float)

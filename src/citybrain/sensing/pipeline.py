@@ -10,8 +10,9 @@ all. Good items of a batch are stored even when others are rejected. Storage is 
 table per batch; idempotency lives in the database (primary key device+quantity+ts, unique
 device+quantity+msg_id), and the latest values and roll-ups are SQL upserts, so concurrent or
 replayed batches stay correct. The raw insert's RETURNING names the rows really inserted; only those
-reach the roll-ups. Per value the database writes the raw row and two roll-up rows (plus one latest
-row per device and quantity), which bounds ingestion at roughly a third of a bare insert.
+reach the roll-ups. Per value the database writes the raw row and a 10-minute and an hour roll-up
+row (merged when a batch holds several readings of one bucket), plus one latest row per device and
+quantity, which also counts how many readings in a row carried the latest value (``repeats``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from citybrain.sensing.types import DEVICE_TYPES, DeviceType
 
 ACCEPTED_SUBJECT = "readings.accepted"
 MAX_FUTURE = timedelta(minutes=5)
-BUCKETS: tuple[tuple[str, int], ...] = (("1m", 60), ("1h", 3600))
+BUCKETS: tuple[tuple[str, int], ...] = (("10m", 600), ("1h", 3600))
 VALUE_KEY = ""  # a reading's single "value" before its type names the quantity
 
 # Stable reason codes; the message of each rejection says more about the one item.
@@ -278,21 +279,28 @@ def _check_values(item: Item, dtype: DeviceType | None) -> tuple[str, str, str] 
 
 def dedupe(batch: Batch) -> None:
     """Drop repeats inside the batch (same device+quantity+ts, or same device+quantity+msg_id)."""
-    seen_ts: set[tuple[int, str, datetime]] = set()
-    seen_msg: set[tuple[int, str, str]] = set()
+    by_ts: dict[tuple[int, datetime], set[str]] = {}  # quantities seen per device and instant
+    by_msg: dict[tuple[int, str], set[str]] = {}  # ... and per device and message
     keep: list[Item] = []
     for item in batch.items:
         assert item.device is not None and item.ts is not None
-        fresh = {}
-        for q, v in item.values.items():
-            k1 = (item.device.id, q, item.ts)
-            k2 = (item.device.id, q, item.msg_id) if item.msg_id else None
-            if k1 in seen_ts or (k2 is not None and k2 in seen_msg):
-                continue
-            seen_ts.add(k1)
+        d = item.device.id
+        k1 = (d, item.ts)
+        k2 = (d, item.msg_id) if item.msg_id else None
+        seen1 = by_ts.get(k1)
+        seen2 = by_msg.get(k2) if k2 is not None else None
+        if seen1 is None and seen2 is None:  # the common case: a new message
+            by_ts[k1] = set(item.values)
             if k2 is not None:
-                seen_msg.add(k2)
-            fresh[q] = v
+                by_msg[k2] = set(item.values)
+            keep.append(item)
+            continue
+        seen1 = by_ts.setdefault(k1, set())
+        seen2 = by_msg.setdefault(k2, set()) if k2 is not None else set()
+        fresh = {q: v for q, v in item.values.items() if q not in seen1 and q not in seen2}
+        seen1.update(fresh)
+        if k2 is not None:
+            seen2.update(fresh)
         if not fresh:
             batch.duplicates += 1
             continue
@@ -309,11 +317,17 @@ def _table(model: Any) -> sa.Table:
 # driver: SQLAlchemy's per-value bind processing cost more than the database's own work. Values are
 # bound exactly as the ``UTCDateTime`` column type would bind them (naive UTC text on SQLite).
 
-_READING_SQL = ("INSERT INTO reading (device_id, quantity, ts, value, msg_id, received_at) VALUES {values} "
-                "ON CONFLICT DO NOTHING RETURNING device_id, quantity, ts")
-_LATEST_SQL = ("INSERT INTO reading_latest (device_id, quantity, ts, value) VALUES {values} "
-               "ON CONFLICT (device_id, quantity) DO UPDATE SET ts = excluded.ts, value = excluded.value "
-               "WHERE reading_latest.ts < excluded.ts")
+_READING_SQL_PLAIN = ("INSERT INTO reading (device_id, quantity, ts, value, msg_id, received_at) VALUES {values} "
+                      "ON CONFLICT DO NOTHING")
+_READING_SQL = _READING_SQL_PLAIN + " RETURNING device_id, quantity, ts"
+# ``repeats`` of a batch's newest value is its trailing run in the batch; a run that fills the whole
+# batch continues the stored one when the stored value is the same, a run after a change restarts it.
+_LATEST_SQL = ("INSERT INTO reading_latest (device_id, quantity, ts, value, repeats) VALUES {values} "
+               "ON CONFLICT (device_id, quantity) DO UPDATE SET ts = excluded.ts, value = excluded.value, "
+               "repeats = {repeats} WHERE reading_latest.ts < excluded.ts")
+_LATEST_CONTINUES = _LATEST_SQL.replace("{repeats}", "CASE WHEN reading_latest.value = excluded.value "
+                                        "THEN reading_latest.repeats + excluded.repeats ELSE excluded.repeats END")
+_LATEST_RESTARTS = _LATEST_SQL.replace("{repeats}", "excluded.repeats")
 _ROLLUP_SQL = ("INSERT INTO reading_rollup (device_id, quantity, bucket, bucket_start, min, max, sum, count, last, "
                "last_ts) VALUES {values} "
                "ON CONFLICT (device_id, quantity, bucket, bucket_start) DO UPDATE SET "
@@ -421,11 +435,39 @@ def store(batch: Batch) -> None:
         d, ts, m = i.device.id, bind(i.ts), i.msg_id
         for q, v in i.values.items():
             rows.append((d, q, ts, v, m, received))
-    # The database says which rows were new (primary key, or the same msg_id): only those count.
+    seen_ids = sorted({i.device.id for i in items if i.device})
+    dev = _table(Device)
+    session.execute(sa.update(dev).where(dev.c.id.in_(seen_ids)).values(last_seen_at=batch.now))
+    if dialect.text_ts and _insert_all_new(conn, rows):
+        stored = rows
+        batch.accepted.extend(items)
+    else:
+        stored = _insert_returning(conn, dialect, rows, batch, bind)
+    if stored:
+        _upsert_latest(conn, dialect, stored)
+        _upsert_rollups(conn, dialect, stored, {b: stamps.seconds(t) for t, b in stamps.bound.items()}, bind)
+
+
+def _insert_all_new(conn: Any, rows: list[tuple[Any, ...]]) -> bool:
+    """SQLite's common case: one prepared insert stepped per row; True when every row was new.
+
+    Otherwise the insert is undone (to a savepoint inside the open transaction) and nothing is stored.
+    """
+    conn.exec_driver_sql("SAVEPOINT raw_rows")
+    if conn.exec_driver_sql(_statement(_READING_SQL_PLAIN, _DIALECTS["sqlite"], 1, 6), rows).rowcount == len(rows):
+        conn.exec_driver_sql("RELEASE raw_rows")
+        return True
+    conn.exec_driver_sql("ROLLBACK TO raw_rows")
+    conn.exec_driver_sql("RELEASE raw_rows")
+    return False
+
+
+def _insert_returning(conn: Any, dialect: _Dialect, rows: list[tuple[Any, ...]], batch: Batch,
+                      bind: Callable[[datetime], Any]) -> list[tuple[Any, ...]]:
+    """The database says which rows were new (primary key, or the same msg_id): only those count."""
     inserted = {(d, q, ts) for d, q, ts in _bulk(conn, _READING_SQL, dialect, rows, fetch=True)}
     if not dialect.text_ts:  # the driver answers in the session's time zone: compare as UTC instants
         inserted = {(d, q, ts.astimezone(UTC)) for d, q, ts in inserted}
-    stored = [r for r in rows if (r[0], r[1], r[2]) in inserted]
     for item in batch.items:
         assert item.device is not None
         d, ts = item.device.id, bind(item.ts) if item.ts else None
@@ -433,40 +475,59 @@ def store(batch: Batch) -> None:
             batch.accepted.append(item)
         else:
             batch.duplicates += 1
-    seen_ids = sorted({i.device.id for i in batch.items if i.device})
-    dev = _table(Device)
-    session.execute(sa.update(dev).where(dev.c.id.in_(seen_ids)).values(last_seen_at=batch.now))
-    if stored:
-        ts_of = {b: t for t, b in stamps.bound.items()}
-        _upsert_latest(conn, dialect, stored)
-        _upsert_rollups(conn, dialect, stored, {b: stamps.seconds(t) for b, t in ts_of.items()}, bind)
+    return [r for r in rows if (r[0], r[1], r[2]) in inserted]
 
 
 def _upsert_latest(conn: Any, dialect: _Dialect, rows: list[tuple[Any, ...]]) -> None:
-    """The newest stored value per device and quantity; the row only moves forward in time."""
-    newest: dict[tuple[int, str], tuple[Any, ...]] = {}
+    """The newest stored value per device and quantity, with its run length; the row only moves forward.
+
+    Readings older than the stored latest never move it; those arriving in one batch with newer ones are
+    counted in time order with the rest of the batch.
+    """
+    groups: dict[tuple[int, str], Any] = {}
     for r in rows:
         k = (r[0], r[1])
-        n = newest.get(k)
-        if n is None or r[2] > n[2]:  # bound timestamps order as the instants do (fixed-width UTC text)
-            newest[k] = r
-    _bulk(conn, _LATEST_SQL, dialect, [(d, q, r[2], r[3]) for (d, q), r in newest.items()])
+        g = groups.get(k)
+        if g is None:
+            groups[k] = (r[2], r[3])  # most batches hold one reading per device and quantity
+        elif type(g) is tuple:
+            groups[k] = [g, (r[2], r[3])]
+        else:
+            g.append((r[2], r[3]))
+    continues: list[tuple[Any, ...]] = []
+    restarts: list[tuple[Any, ...]] = []
+    for (d, q), g in groups.items():
+        if type(g) is tuple:
+            continues.append((d, q, g[0], g[1], 1))
+            continue
+        g.sort()  # bound timestamps order as the instants do (fixed-width UTC text); unique per key
+        ts, v = g[-1]
+        n = 1
+        while n < len(g) and g[-1 - n][1] == v:
+            n += 1
+        (continues if n == len(g) else restarts).append((d, q, ts, v, n))
+    _bulk(conn, _LATEST_CONTINUES, dialect, continues)
+    _bulk(conn, _LATEST_RESTARTS, dialect, restarts)
 
 
 def _upsert_rollups(conn: Any, dialect: _Dialect, rows: list[tuple[Any, ...]], epoch: dict[Any, float],
                     bind: Callable[[datetime], Any]) -> None:
-    """Minute and hour buckets of the stored rows, aggregated in one pass, merged into the table by upsert."""
-    starts: dict[tuple[float, int], Any] = {}
-    agg: dict[tuple[int, str, str, Any], list[Any]] = {}
-    for d, q, ts, v, _m, _r in rows:
-        e = epoch[ts]
-        for bucket, seconds in BUCKETS:
-            sk = (e, seconds)
-            start = starts.get(sk)
-            if start is None:
-                start = starts[sk] = bind(datetime.fromtimestamp(math.floor(e / seconds) * seconds, UTC))
-            k = (d, q, bucket, start)
-            a = agg.get(k)
+    """10-minute and hour buckets of the stored rows, aggregated per bucket, merged into the table by upsert."""
+    out: list[tuple[Any, ...]] = []
+    for bucket, seconds in BUCKETS:
+        bound: dict[int, Any] = {}  # a batch spans few buckets (but may hold many distinct timestamps)
+        start_of = {}
+        for ts, e in epoch.items():
+            n = math.floor(e / seconds)
+            b = bound.get(n)
+            if b is None:
+                b = bound[n] = bind(datetime.fromtimestamp(n * seconds, UTC))
+            start_of[ts] = b
+        agg: dict[tuple[int, str, Any], list[Any]] = {}
+        get = agg.get
+        for d, q, ts, v, _m, _r in rows:
+            k = (d, q, start_of[ts])
+            a = get(k)
             if a is None:
                 agg[k] = [v, v, v, 1, v, ts]
                 continue
@@ -478,7 +539,8 @@ def _upsert_rollups(conn: Any, dialect: _Dialect, rows: list[tuple[Any, ...]], e
             a[3] += 1
             if ts >= a[5]:
                 a[4], a[5] = v, ts
-    _bulk(conn, _ROLLUP_SQL, dialect, [(*k, *a) for k, a in agg.items()])
+        out += [(d, q, bucket, start, *a) for (d, q, start), a in agg.items()]
+    _bulk(conn, _ROLLUP_SQL, dialect, out)
 
 
 # -- device and type caches --------------------------------------------------------------------------

@@ -401,8 +401,45 @@ def latest(
     return list(out.values())
 
 
+def _table(model: Any) -> sa.Table:
+    return model.__table__  # type: ignore[no-any-return]
+
+
 def _epoch(ts: datetime) -> float:
     return ts.timestamp()
+
+
+def _epoch_sql(col: Any, dialect: str) -> Any:
+    """Seconds since 1970 of a timestamp column, exact to the microsecond, in SQL."""
+    if dialect == "postgresql":
+        return sa.extract("epoch", col)
+    # SQLite keeps naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff": whole seconds, then the fraction
+    return (sa.cast(sa.func.strftime("%s", col), sa.Integer)
+            + sa.cast(sa.func.coalesce(sa.func.nullif(sa.func.substr(col, 20), ""), "0"), sa.Float))
+
+
+def _aggregate(session: Session, table: sa.Table, key: dict[str, Any], t0: str, cols: tuple[Any, ...], base: float,
+               step: float, start: datetime, end: datetime) -> list[Any]:
+    """Rows of ``table`` (``key`` and ``t0`` in [start, end)) merged into steps by the database, oldest first.
+
+    One row per step: its index, min/max envelope, sum, count, and last value (the value of the step's
+    newest source row, found again through the primary key). Both scans follow the primary key.
+    """
+    dialect = session.get_bind().dialect.name
+    src, again = table.alias("src"), table.alias("again")
+    mn, mx, sm, cnt, _last = (src.c[c] if isinstance(c, str) else c for c in cols)
+    ts = src.c[t0]
+    k = (_epoch_sql(ts, dialect) - base) / step
+    k = sa.cast(k, sa.Integer) if dialect == "sqlite" else sa.func.floor(k)  # k >= 0: a cast floors it
+    g = (sa.select(k.label("step_k"), sa.func.min(mn).label("mn"), sa.func.max(mx).label("mx"),
+                   sa.func.sum(sm).label("sm"), sa.func.sum(cnt).label("cnt"), sa.func.max(ts).label("t_last"))
+         .where(*(src.c[c] == v for c, v in key.items()), ts >= start, ts < end)
+         .group_by(sa.literal_column("step_k")).subquery("g"))
+    return list(session.execute(
+        sa.select(g.c.step_k, g.c.mn, g.c.mx, g.c.sm, g.c.cnt, again.c[cols[4]])
+        .join(again, sa.and_(*(again.c[c] == v for c, v in key.items()), again.c[t0] == g.c.t_last))
+        .order_by(g.c.step_k)
+    ))
 
 
 def series(
@@ -412,7 +449,8 @@ def series(
     """At most ``points`` points over [start, end), each with a min/max envelope so no spike is lost.
 
     The source is the coarsest roll-up that still gives at least points/2 buckets over the window (raw
-    rows when even 1-minute buckets are too coarse); its rows are then merged into equal steps.
+    rows when even 10-minute buckets are too coarse). When a source row is one step it is read as is;
+    otherwise the database merges the rows into equal steps, so Python never loops over the raw rows.
     """
     quantity, unit = _quantity_or_raise(session, device, quantity)
     start, end = _window(now, start, end)
@@ -427,35 +465,26 @@ def series(
     step = (_epoch(end) - base) / points  # so that [base, end) splits into at most ``points`` steps
     if source_s:
         step = math.ceil(step / source_s) * source_s  # whole source buckets per step
-    if source == "raw":
-        rows = session.execute(
-            sa.select(Reading.ts, Reading.value, Reading.value, Reading.value, sa.literal(1), Reading.value,
-                      Reading.ts)
-            .where(Reading.device_id == device.id, Reading.quantity == quantity, Reading.ts >= start, Reading.ts < end)
-            .order_by(Reading.ts)
-        ).all()
-    else:
-        r = ReadingRollup
-        rows = session.execute(
-            sa.select(r.bucket_start, r.min, r.max, r.sum, r.count, r.last, r.last_ts)
+    out: list[dict[str, Any]] = []
+    r = ReadingRollup
+    if source_s and step == source_s:  # one roll-up row per point (a primary-key range)
+        for t0, mn, mx, sm, cnt, last in session.execute(
+            sa.select(r.bucket_start, r.min, r.max, r.sum, r.count, r.last)
             .where(r.device_id == device.id, r.quantity == quantity, r.bucket == source,
                    r.bucket_start >= datetime.fromtimestamp(base, UTC), r.bucket_start < end)
             .order_by(r.bucket_start)
-        ).all()
-    merged: dict[int, list[Any]] = {}
-    for t0, mn, mx, sm, cnt, last, last_ts in rows:
-        k = int((_epoch(t0) - base) // step)
-        p = merged.get(k)
-        if p is None:
-            merged[k] = [mn, mx, sm, cnt, last, last_ts]
-            continue
-        p[0], p[1], p[2], p[3] = min(p[0], mn), max(p[1], mx), p[2] + sm, p[3] + cnt
-        if last_ts >= p[5]:
-            p[4], p[5] = last, last_ts
-    out = [
-        {"t": isoformat_z(datetime.fromtimestamp(base + k * step, UTC)), "avg": p[2] / p[3], "min": p[0],
-         "max": p[1], "last": p[4], "count": p[3]}
-        for k, p in sorted(merged.items())
-    ]
+        ):
+            out.append({"t": isoformat_z(t0), "avg": sm / cnt, "min": mn, "max": mx, "last": last, "count": cnt})
+    else:
+        key: dict[str, Any] = {"device_id": device.id, "quantity": quantity}
+        if source_s:
+            rows = _aggregate(session, _table(r), key | {"bucket": source}, "bucket_start",
+                              ("min", "max", "sum", "count", "last"), base, step,
+                              datetime.fromtimestamp(base, UTC), end)
+        else:
+            rows = _aggregate(session, _table(Reading), key, "ts", ("value", "value", "value", sa.literal(1), "value"),
+                              base, step, start, end)
+        out = [{"t": isoformat_z(datetime.fromtimestamp(base + int(k) * step, UTC)), "avg": sm / cnt, "min": mn,
+                "max": mx, "last": last, "count": int(cnt)} for k, mn, mx, sm, cnt, last in rows]
     return {"device_id": device.id, "key": device.key, "quantity": quantity, "unit": unit, "source": source,
             "step_s": step, "start": isoformat_z(start), "end": isoformat_z(end), "points": out}

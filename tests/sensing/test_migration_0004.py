@@ -1,0 +1,96 @@
+"""Migration 0004: 1-minute roll-ups merged exactly into 10-minute ones, and ``repeats`` from the raw readings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from citybrain.core import migrate
+from citybrain.core.database import Database, UTCDateTime
+from citybrain.org import service as org_service
+from citybrain.sensing import service
+from citybrain.sensing.models import Reading, ReadingLatest, ReadingRollup
+from tests.conftest import Backend, _pg_admin_url
+from tests.sensing.conftest import ASSETS, DEVICES
+
+T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def db_at_0003(backend: Backend, tmp_path: Path) -> Iterator[Database]:
+    if backend.name == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'm4.db'}")
+        migrate.upgrade(db.engine, "0003")
+        yield db
+        db.dispose()
+        return
+    admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    name = f"citybrain_m4_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    db = Database(admin.url.set(database=name).render_as_string(hide_password=False), pool_size=2)
+    try:
+        migrate.upgrade(db.engine, "0003")
+        yield db
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def test_upgrade_merges_minutes_into_ten_minutes_and_counts_repeats(db_at_0003: Database) -> None:
+    db = db_at_0003
+    with db.session() as s:
+        org_service.seed_departments(session=s, now=T0)
+        service.register_catalogue(session=s, now=T0, assets=ASSETS, devices=DEVICES[:2])
+        ids = [s.scalar(sa.text("SELECT id FROM device WHERE key = :k"), {"k": k}) for k in ("GAS-1", "GAS-2")]
+    # 25 readings 40 s apart for GAS-1 (the last 4 equal), GAS-2 all equal; the 0003 schema by hand
+    values = [float(i % 5) for i in range(21)] + [9.0] * 4
+    rows = [(ids[0], T0 + timedelta(seconds=40 * i), v) for i, v in enumerate(values)]
+    rows += [(ids[1], T0 + timedelta(seconds=40 * i), 3.0) for i in range(6)]
+    rollup = ReadingRollup.__table__  # unchanged by 0004; reading_latest as 0003 left it:
+    latest = sa.table("reading_latest", sa.column("device_id"), sa.column("quantity"), sa.column("ts", UTCDateTime()),
+                      sa.column("value"))
+    minutes: dict[tuple[int, datetime], list[tuple[datetime, float]]] = {}
+    for d, ts, v in rows:
+        minutes.setdefault((d, ts.replace(second=0)), []).append((ts, v))
+    with db.engine.begin() as conn:
+        conn.execute(sa.insert(Reading.__table__), [  # type: ignore[arg-type]
+            {"device_id": d, "quantity": "methane", "ts": ts, "value": v, "msg_id": None, "received_at": T0}
+            for d, ts, v in rows])
+        conn.execute(sa.insert(rollup), [  # type: ignore[arg-type]
+            {"device_id": d, "quantity": "methane", "bucket": "1m", "bucket_start": m, "min": min(v for _, v in p),
+             "max": max(v for _, v in p), "sum": sum(v for _, v in p), "count": len(p), "last": max(p)[1],
+             "last_ts": max(p)[0]} for (d, m), p in minutes.items()])
+        conn.execute(sa.insert(latest), [
+            {"device_id": d, "quantity": "methane", "ts": max(t for dd, t, _ in rows if dd == d),
+             "value": [v for dd, _, v in rows if dd == d][-1]} for d in ids])
+
+    migrate.upgrade(db.engine)
+
+    with db.session() as s:
+        got = {(r.device_id, r.bucket_start): r for r in s.scalars(sa.select(ReadingRollup))}
+        reps = dict(s.execute(sa.select(ReadingLatest.device_id, ReadingLatest.repeats)).all())
+    assert {r.bucket for r in got.values()} == {"10m"}  # the 1-minute rows are gone
+    expect: dict[tuple[int, datetime], list[tuple[datetime, float]]] = {}
+    for d, ts, v in rows:
+        expect.setdefault((d, ts.replace(minute=ts.minute // 10 * 10, second=0)), []).append((ts, v))
+    assert set(got) == set(expect)
+    for k, pts in expect.items():
+        r = got[k]
+        vals = [v for _, v in pts]
+        assert (r.min, r.max, r.count, r.last_ts, r.last) == (min(vals), max(vals), len(vals), *max(pts))
+        assert r.sum == pytest.approx(sum(vals))
+    assert reps == {ids[0]: 4, ids[1]: 6}
+
+    migrate.downgrade(db.engine, "0003")  # drops the 10-minute roll-ups and the column, keeps raw rows
+    with db.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(ReadingRollup)) == 0
+        assert s.scalar(sa.select(sa.func.count()).select_from(Reading)) == len(rows)
