@@ -81,7 +81,7 @@ def run(nats_url: str) -> Iterator[Callable[[Scenario], Any]]:
     asyncio.run(cleanup())
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+async def until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     """Poll (a network round trip, not a clock) until ``condition`` holds; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -216,11 +216,12 @@ def test_a_failing_handler_gets_the_message_again_and_a_poison_one_is_dropped_on
                 raise RuntimeError(f"cannot handle {message}")
             done.append(message)
 
-        bus = make(max_deliver=4)
+        # Short redelivery delays (0.2, 0.4, 0.8 s) and a generous deadline: CI machines are shared.
+        bus = make(max_deliver=4, retry_delay=0.2, max_retry_delay=1.0)
         await bus.subscribe("jobs", flaky)
         for message in ("a", "flaky", "poison", "b"):
             await bus.publish("jobs", message)
-        await until(lambda: len(done) == 3 and attempts.get("poison") == 4)
+        await until(lambda: len(done) == 3 and attempts.get("poison") == 4, timeout=30.0)
         await asyncio.sleep(0.5)  # a terminated message is not delivered again
         return done, attempts, bus.stats()
 

@@ -2,13 +2,14 @@
 
 What it adds to the port's guarantees: ``publish`` returns only after JetStream has stored the message
 (its PubAck), retrying through a reconnect under one message id so a retry is not stored twice.
-A subscriber is a pull consumer with explicit acks: a message is acked only after the handler returned;
-a failing handler's message is NAKed with a growing delay and redelivered, and after ``max_deliver``
-attempts it is terminated and logged once. Without ``durable`` a subscriber is ephemeral and sees what
-is published after it subscribed (as on the in-memory bus); with ``durable`` (or ``queue``) it is a named
-consumer: every process subscribing under that name shares one cursor, so they split the messages, and
-a restarted worker resumes after the last acked message (a new durable starts at the oldest retained
-message). Delivery is at least once, so handlers must be idempotent (the ingestion pipeline is).
+A subscriber is a pull consumer with explicit acks: a message is acked only after the handler returned,
+and the ack is a request the server confirms (so are NAK and TERM); a failing handler's message is NAKed
+with a growing delay and redelivered, and after ``max_deliver`` attempts it is terminated and logged
+once. Without ``durable`` a subscriber is ephemeral and sees what is published after it subscribed (as
+on the in-memory bus); with ``durable`` (or ``queue``) it is a named consumer: every process subscribing
+under that name shares one cursor, so they split the messages, and a restarted worker resumes after the
+last acked message (a new durable starts at the oldest retained message). Delivery is at least once, so
+handlers must be idempotent (the ingestion pipeline is).
 Order is publish order per subscriber until a redelivery, which comes later.
 
 Our subjects are mapped by a prefix (``readings.in`` → ``citybrain.readings.in``) into one stream
@@ -31,7 +32,6 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
@@ -41,6 +41,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import api
 
 from citybrain.core.bus import Bus, Handler, InMemoryBus
@@ -118,56 +119,102 @@ def _check_pattern(pattern: str) -> None:
         raise ValueError(f"not a subject pattern: {pattern!r} (dot-separated tokens, '*' one, a final '>' the rest)")
 
 
+# Why the subscriber keeps overlapping pull requests instead of calling nats-py's ``fetch`` in a loop:
+# nats-server 2.9.x, when a message is ready but every pull request it holds has just expired (and is
+# not swept yet), "puts the message back" by rewinding the consumer cursor (``o.sseq--``) even when the
+# message came from the redelivery queue. The redelivery is then lost until ack_wait and the last new
+# message is delivered a second time (delivery count 1). Back-to-back fetches expire exactly when a
+# NAK delay of the same length ends, so this happened often. With a fresh request sent every
+# ``fetch_timeout`` that lives for three of them, the server always holds a valid request while we run.
+_PULL_LIFETIME = 3
+
+
 @dataclasses.dataclass
 class JetStreamSubscription:
-    """One pull consumer and the task that fetches, hands each message to the handler and acks it."""
+    """One pull consumer and the task that pulls, hands each message to the handler and settles it."""
 
     bus: JetStreamBus
     pattern: str
     handler: Handler
     consumer: str
     durable: bool
-    psub: JetStreamContext.PullSubscription
+    inbox: Subscription
+    next_subject: str
     task: asyncio.Task[None] | None = None
+    puller: asyncio.Task[None] | None = None
     delivered: int = 0
     failed: int = 0
     terminated: int = 0
     _stopping: bool = False
+    _handling: int = 0
     _fetch_errors: int = 0
+    _last_pull_expires: float = 0.0
+
+    def start(self) -> None:
+        name = f"{self.pattern}:{self.consumer}"
+        self.puller = asyncio.create_task(self._pull(), name=f"nats-pull:{name}")
+        self.task = asyncio.create_task(self.run(), name=f"nats-sub:{name}")
+
+    async def _pull(self) -> None:
+        """Every ``fetch_timeout``, ask for as many messages as fit (``batch`` minus those in hand)."""
+        bus = self.bus
+        loop = asyncio.get_running_loop()
+        lifetime = _PULL_LIFETIME * bus.fetch_timeout
+        while not self._stopping:
+            room = bus.batch - self.inbox.pending_msgs - self._handling
+            nc = bus._nc
+            if room > 0 and nc is not None:
+                request = {"batch": room, "expires": int(lifetime * 1e9)}
+                try:
+                    await nc.publish(self.next_subject, json.dumps(request).encode(), reply=self.inbox.subject)
+                except Exception as exc:  # reconnecting, closed, …: transient unless it says otherwise
+                    self._fetch_errors += 1
+                    if self._fetch_errors == 1:
+                        log.warning("nats: consumer %s cannot pull (%s: %s); retrying", self.consumer,
+                                    type(exc).__name__, exc)
+                else:
+                    self._last_pull_expires = loop.time() + lifetime
+                    if self._fetch_errors:
+                        log.info("nats: consumer %s pulls again", self.consumer)
+                        self._fetch_errors = 0
+                    log.debug("nats: consumer %s pulls %d", self.consumer, room)
+            await asyncio.sleep(bus.fetch_timeout)
 
     async def run(self) -> None:
-        bus = self.bus
-        while not self._stopping:
+        """Handle what arrives on the inbox in delivery order; on close, what is already in hand."""
+        while not self._stopping or self.inbox.pending_msgs:
             try:
-                msgs = await self.psub.fetch(bus.batch, timeout=bus.fetch_timeout)
-            except TimeoutError:  # nothing to do within fetch_timeout (nats' TimeoutError included)
+                msg = await self.inbox.next_msg(timeout=self.bus.fetch_timeout)
+            except nats.errors.TimeoutError:
                 continue
-            except Exception as exc:  # reconnecting, consumer gone, …: transient unless it says otherwise
-                if self._stopping:
-                    break
-                self._fetch_errors += 1
-                if self._fetch_errors == 1:
-                    log.warning("nats: consumer %s cannot fetch (%s: %s); retrying", self.consumer,
-                                type(exc).__name__, exc)
-                await asyncio.sleep(min(bus.retry_delay * 2 ** min(self._fetch_errors, 6), 5.0))
-                continue
-            if self._fetch_errors:
-                log.info("nats: consumer %s fetches again", self.consumer)
-                self._fetch_errors = 0
-            for msg in msgs:  # a fetched batch is handled to its end, also when closing: that is the drain
-                await self._handle(msg)
+            except Exception as exc:  # the connection is closed: nothing more will arrive
+                log.debug("nats: consumer %s stops reading (%s)", self.consumer, exc)
+                return
+            await self._dispatch(msg)
+
+    async def _dispatch(self, msg: Msg) -> None:
+        if msg.headers and msg.headers.get("Status"):  # 408 request expired, 409, 100 heartbeat: no message
+            log.debug("nats: consumer %s: status %s %s", self.consumer, msg.headers.get("Status"),
+                      msg.headers.get("Description", ""))
+            return
+        self._handling += 1
+        try:
+            await self._handle(msg)
+        finally:
+            self._handling -= 1
 
     async def _handle(self, msg: Msg) -> None:
         bus = self.bus
         attempt = msg.metadata.num_delivered or 1
         subject = msg.subject[len(bus.prefix) + 1:] if bus.prefix else msg.subject
+        log.debug("nats: %s got message %s (attempt %d)", self.pattern, msg.metadata.sequence.stream, attempt)
         try:
             message = json.loads(msg.data)
         except ValueError:
             self.terminated += 1
             log.error("nats: message %s on %s is not JSON; terminated (never redelivered)",
                       msg.metadata.sequence.stream, subject)
-            await self._settle(msg.term())
+            await self._settle(msg, b"+TERM")
             return
         keepalive = asyncio.create_task(self._in_progress(msg))
         try:
@@ -178,16 +225,16 @@ class JetStreamSubscription:
                 self.terminated += 1
                 log.exception("nats: subscriber %s gave up on message %s on %s after %d attempts; terminated",
                               self.pattern, msg.metadata.sequence.stream, subject, attempt)
-                await self._settle(msg.term())
+                await self._settle(msg, b"+TERM")
             else:
                 if self.failed == 1 or self.failed % 1000 == 0:
                     log.exception("nats: subscriber %s failed on %s (attempt %d, %d failures); redelivering later",
                                   self.pattern, subject, attempt, self.failed)
                 delay = min(bus.retry_delay * 2 ** (attempt - 1), bus.max_retry_delay)
-                await self._settle(msg.nak(delay=delay))
+                await self._settle(msg, b"-NAK " + json.dumps({"delay": int(delay * 1e9)}).encode())
         else:
             self.delivered += 1
-            await self._settle(msg.ack())
+            await self._settle(msg, b"+ACK")
         finally:
             keepalive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -200,50 +247,45 @@ class JetStreamSubscription:
             with contextlib.suppress(Exception):
                 await msg.in_progress()
 
-    async def _settle(self, ack: Awaitable[None]) -> None:
+    async def _settle(self, msg: Msg, verdict: bytes) -> None:
+        """Send the ack, NAK or TERM as a request: the server's reply confirms it took effect."""
+        nc = self.bus._nc
         try:
-            await ack
+            if nc is None or not msg.reply:
+                raise nats.errors.ConnectionClosedError
+            await nc.request(msg.reply, verdict, timeout=min(self.bus.timeout, 5.0))
         except Exception as exc:  # connection lost: the server redelivers after ack_wait (at least once)
-            log.warning("nats: could not settle a message of %s (%s); it will be redelivered", self.pattern, exc)
-
-    async def _drain_inbox(self) -> None:
-        """Handle what a pull request the client already gave up on still delivers.
-
-        Such a request lives on the server for at most ``fetch_timeout``; a message it delivers after we
-        unsubscribed would wait out ``ack_wait`` before anyone else got it, so wait it out and handle it.
-        """
-        inbox = self.psub._sub  # nats-py keeps the delivery inbox private; it has no public next_msg
-        if inbox is None:
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.bus.fetch_timeout
-        while (left := deadline - loop.time()) > 0 or inbox.pending_msgs:
-            try:
-                msg = await inbox.next_msg(timeout=max(left, 0.001))
-            except Exception:  # timed out (nothing came) or the connection is gone
-                if left <= 0 or not inbox.pending_msgs:
-                    return
-                continue
-            if not msg.headers or not msg.headers.get("Status"):  # 404/408 status replies carry no message
-                await self._handle(msg)
+            log.warning("nats: could not settle (%s) a message of %s (%s: %s); it will be redelivered",
+                        verdict.split()[0].decode(), self.pattern, type(exc).__name__, exc)
 
     async def close(self) -> None:
-        """Stop fetching, finish the batch in hand (acking it), and drop the consumer if it was ephemeral."""
+        """Stop pulling, finish what is in hand (settling it), and drop the consumer if it was ephemeral.
+
+        A durable's pull requests outlive the process on the server for up to ``_PULL_LIFETIME`` ×
+        ``fetch_timeout``; a message one of them delivers after we unsubscribed would wait out
+        ``ack_wait`` before the next worker got it, so for a durable we keep reading until they expired.
+        """
         self._stopping = True
-        if self.task is not None:
-            await self.task
+        for task in (self.puller, self.task):
+            if task is not None:
+                await task
         if self.durable:
-            await self._drain_inbox()
+            loop = asyncio.get_running_loop()
+            while (left := self._last_pull_expires - loop.time()) > 0 or self.inbox.pending_msgs:
+                try:
+                    msg = await self.inbox.next_msg(timeout=max(left, 0.001))
+                except nats.errors.TimeoutError:
+                    continue
+                except Exception:  # the connection is gone
+                    break
+                await self._dispatch(msg)
         if self in self.bus._subs:
             self.bus._subs.remove(self)
         with contextlib.suppress(Exception):
-            await self.psub.unsubscribe()
+            await self.inbox.unsubscribe()
         if not self.durable and self.bus._js is not None:
             with contextlib.suppress(Exception):
                 await self.bus._js.delete_consumer(self.bus.stream, self.consumer)
-        if self.bus._nc is not None and self.bus._nc.is_connected:
-            with contextlib.suppress(Exception):
-                await self.bus._nc.flush(timeout=2)  # the last acks reach the server before we return
 
 
 class JetStreamBus:
@@ -442,14 +484,16 @@ class JetStreamBus:
                                 f"configuration (pattern {pattern!r}?): {exc}; use another durable name") from exc
         except nats.js.errors.APIError as exc:
             raise Unavailable(f"NATS could not create consumer {consumer}: {exc}") from exc
-        psub = await js.pull_subscribe_bind(consumer, stream=self.stream)
-        sub = JetStreamSubscription(self, pattern, handler, consumer, name is not None, psub)
-        sub.task = asyncio.create_task(sub.run(), name=f"nats-sub:{pattern}:{consumer}")
+        assert self._nc is not None
+        inbox = await self._nc.subscribe(self._nc.new_inbox(), pending_msgs_limit=max(4 * self.batch, 1024))
+        sub = JetStreamSubscription(self, pattern, handler, consumer, name is not None, inbox,
+                                    f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{consumer}")
+        sub.start()
         self._subs.append(sub)
         return sub
 
     async def close(self) -> None:
-        """Finish and ack the batches in hand, drop ephemeral consumers, then drain the connection."""
+        """Finish and ack the messages in hand, drop ephemeral consumers, then drain the connection."""
         for sub in list(self._subs):
             await sub.close()
         nc, self._nc, self._js = self._nc, None, None
