@@ -188,10 +188,11 @@ class MqttBridge:
         state = getattr(app, "state", None)
         self.database = self.database or getattr(state, "db", None)
         self.clock = self.clock or getattr(state, "clock", None)
-        if self.pipeline is None:
+        if self.pipeline is None:  # share the app's pipeline (one device cache for HTTP, MQTT and the bus)
             from citybrain.sensing.pipeline import Pipeline
 
-            self.pipeline = Pipeline(self.database, self.clock, getattr(state, "bus", None))
+            shared = getattr(state, "cache", {}).get("sensing.pipeline") if state is not None else None
+            self.pipeline = shared or Pipeline(self.database, self.clock, getattr(state, "bus", None))
         if self.dead_letter is None:
             self.dead_letter = database_dead_letter(self.database, self.clock)
         self._loop = asyncio.get_running_loop()

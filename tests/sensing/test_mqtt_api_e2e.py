@@ -1,0 +1,44 @@
+"""A device registered through the API and publishing over a real MQTT broker shows up in the API."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+
+from citybrain.api import create_app
+from citybrain.core.clock import SystemClock
+from citybrain.sensing.mqtt import MqttBridge, publish_readings
+from tests.sensing.test_mqtt import broker_url  # noqa: F401 - the fixture that checks the broker is there
+
+
+def test_a_new_device_publishing_over_mqtt_appears_in_the_api(broker_url, settings, database, users):  # noqa: F811
+    prefix = f"cbtest/{uuid.uuid4().hex[:8]}"
+    bridge = MqttBridge(url=broker_url, client_id=f"cb-e2e-{uuid.uuid4().hex[:8]}", prefix=prefix,
+                        session_expiry_s=60)
+    app = create_app(settings, database=database, clock=SystemClock(), services=[bridge])
+    users.app = app
+    with TestClient(app):
+        steward = users.login("e2e-steward", roles=("data_steward",), department="ops")
+        asset = steward.post("/api/v1/assets", json={
+            "key": "E2E-PIT-1", "asset_class": "metro_pit", "department": "housing", "lon": 121.4737,
+            "lat": 31.2304, "name_zh": "测试基坑", "risk_level": "red"})
+        assert asset.status_code == 201, asset.text
+        device = steward.post("/api/v1/devices", json={
+            "key": "E2E-SETTLE-1", "type_key": "pit_settlement", "asset_id": asset.json()["id"]})
+        assert device.status_code == 201, device.text
+        device_id = device.json()["id"]
+
+        ts = datetime.now(UTC).replace(microsecond=0)
+        sent = time.monotonic()
+        publish_readings(broker_url, [{"device_id": "E2E-SETTLE-1", "ts": ts.isoformat().replace("+00:00", "Z"),
+                                       "values": {"settlement": -3.2}, "msg_id": "e2e-1"}], prefix=prefix)
+        rows = []
+        while time.monotonic() - sent < 20 and not rows:
+            rows = steward.get(f"/api/v1/devices/{device_id}/readings",
+                               params={"quantity": "settlement"}).json().get("items", [])
+            time.sleep(0.05)
+        assert rows and rows[0]["value"] == -3.2
+        assert bridge.stats()["stored"] == 1
