@@ -86,8 +86,9 @@ def serve(
     if migrate:
         _prepare(settings, database)
     from citybrain.sensing.bus_ingest import BusIngestor
+    from citybrain.sensing.retention import RetentionService
 
-    services: list[Any] = [BusIngestor()]
+    services: list[Any] = [BusIngestor(), RetentionService()]
     if settings.mqtt_url:
         from citybrain.sensing.mqtt import MqttBridge
 
@@ -142,6 +143,17 @@ def db_current() -> None:
     console.print(f"database: {cur or 'empty'}  code: {head}  {state}")
     if cur != head:
         raise typer.Exit(1)
+
+
+@db_app.command("prune")
+def db_prune(dry_run: Annotated[bool, typer.Option("--dry-run", help="count, delete nothing")] = False) -> None:
+    """Delete readings, roll-ups and dead letters past retention (drop old partitions on PostgreSQL)."""
+    from citybrain.sensing.pipeline import load_types
+    from citybrain.sensing.retention import prune
+
+    database = _database(_settings())
+    with database.session() as s:
+        console.print(prune(s, datetime.now(UTC), types=load_types(s), dry_run=dry_run))
 
 
 @users_app.command("create")

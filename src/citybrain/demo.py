@@ -29,6 +29,7 @@ from citybrain.core.settings import Settings
 from citybrain.org import service as org_service
 from citybrain.org.models import Enterprise
 from citybrain.sensing.bus_ingest import READINGS_IN, BusIngestor
+from citybrain.sensing.retention import RetentionService
 
 log = logging.getLogger(__name__)
 BACKFILL_SPEED = 3600.0  # simulated seconds per real second while replaying history
@@ -146,7 +147,7 @@ def run_demo(settings: Settings, database: Database, *, seed: int, devices: int 
 
     logins = ensure_demo_users(settings, database)
     sim = SimulatorService(seed=seed, devices=devices, backfill_hours=backfill_hours, mqtt_url=settings.mqtt_url)
-    services: list[Any] = [BusIngestor()]
+    services: list[Any] = [BusIngestor(), RetentionService()]
     if settings.mqtt_url:  # devices (here: the simulator) reach the platform through the broker
         from citybrain.sensing.mqtt import MqttBridge
 

@@ -12,11 +12,10 @@ import sqlalchemy as sa
 
 from citybrain.core import migrate
 from citybrain.core.database import Database, UTCDateTime
+from citybrain.geo.spatial import Geometry
 from citybrain.org import service as org_service
-from citybrain.sensing import service
 from citybrain.sensing.models import Reading, ReadingLatest, ReadingRollup
 from tests.conftest import Backend, _pg_admin_url
-from tests.sensing.conftest import ASSETS, DEVICES
 
 T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
 
@@ -45,12 +44,45 @@ def db_at_0003(backend: Backend, tmp_path: Path) -> Iterator[Database]:
         admin.dispose()
 
 
+def _two_gas_devices_as_of_0003(db: Database) -> list[int]:
+    """GAS-1 and GAS-2 written with the 0003 columns only: today's models have columns added later."""
+    from shapely.geometry import Point
+
+    from citybrain.geo.spatial import spatial_values
+
+    def table(name: str, *cols: str) -> sa.TableClause:
+        return sa.table(name, *(sa.column(c) for c in cols))
+
+    with db.engine.begin() as conn:
+        dept = conn.execute(sa.text("SELECT id FROM department WHERE code = 'emergency'")).scalar_one()
+        conn.execute(sa.insert(table("device_type", "key", "quantity", "unit", "valid_min", "valid_max", "interval_s",
+                                     "asset_classes", "name_zh", "name_en", "extras", "created_at")),
+                     [{"key": "gas_methane", "quantity": "methane", "unit": "%LEL", "valid_min": 0.0,
+                       "valid_max": 100.0, "interval_s": 60, "asset_classes": '["gas_space"]', "name_zh": "甲烷",
+                       "name_en": "Methane", "extras": "[]", "created_at": T0}])
+        geo = {k: v for k, v in spatial_values(Point(121.47, 31.23)).items() if k != "geom"}
+        asset_t = sa.table("asset", *(sa.column(c) for c in ("key", "asset_class", "name_zh", "name_en",
+                                                             "department_id", "props", "created_at", "updated_at",
+                                                             "min_x", "min_y", "max_x", "max_y")),
+                           sa.column("geom", Geometry()))
+        conn.execute(sa.insert(asset_t), [{"key": "GAS-SPACE-1", "asset_class": "gas_space", "name_zh": "",
+                                           "name_en": "", "department_id": dept, "props": "{}", "created_at": T0,
+                                           "updated_at": T0, "geom": Point(121.47, 31.23), **geo}])
+        asset = conn.execute(sa.text("SELECT id FROM asset WHERE key = 'GAS-SPACE-1'")).scalar_one()
+        conn.execute(sa.insert(table("device", "key", "type_key", "asset_id", "lon", "lat", "status",
+                                     "department_id", "created_at", "updated_at")),
+                     [{"key": k, "type_key": "gas_methane", "asset_id": asset, "lon": 121.47, "lat": 31.23,
+                       "status": "active", "department_id": dept, "created_at": T0, "updated_at": T0}
+                      for k in ("GAS-1", "GAS-2")])
+        return [conn.execute(sa.text("SELECT id FROM device WHERE key = :k"), {"k": k}).scalar_one()
+                for k in ("GAS-1", "GAS-2")]
+
+
 def test_upgrade_merges_minutes_into_ten_minutes_and_counts_repeats(db_at_0003: Database) -> None:
     db = db_at_0003
     with db.session() as s:
         org_service.seed_departments(session=s, now=T0)
-        service.register_catalogue(session=s, now=T0, assets=ASSETS, devices=DEVICES[:2])
-        ids = [s.scalar(sa.text("SELECT id FROM device WHERE key = :k"), {"k": k}) for k in ("GAS-1", "GAS-2")]
+    ids = _two_gas_devices_as_of_0003(db)
     # 25 readings 40 s apart for GAS-1 (the last 4 equal), GAS-2 all equal; the 0003 schema by hand
     values = [float(i % 5) for i in range(21)] + [9.0] * 4
     rows = [(ids[0], T0 + timedelta(seconds=40 * i), v) for i, v in enumerate(values)]

@@ -30,6 +30,7 @@ class DeviceTypeRow(Base):
     name_zh: Mapped[str] = mapped_column(sa.String(100))
     name_en: Mapped[str] = mapped_column(sa.String(120))
     extras: Mapped[list[Any]] = mapped_column(JSONType, default=list)  # [{quantity, unit, valid_min, valid_max}]
+    raw_retention_days: Mapped[int] = mapped_column(default=90, server_default=sa.text("90"))
     created_at: Mapped[datetime]
 
 
@@ -72,6 +73,9 @@ class Device(Base):
 
 
 class Reading(Base):
+    """Raw readings. On PostgreSQL the table is partitioned by month of ``ts`` (migration 0005) and the
+    message-id index is unique per partition: a replayed message (same ts) is still stored once."""
+
     __tablename__ = "reading"
     __table_args__ = (
         sa.PrimaryKeyConstraint("device_id", "quantity", "ts", name="pk_reading"),

@@ -12,6 +12,8 @@ from typing import Any
 
 from citybrain.simulator.kinds import EXTRA_KINDS, KINDS
 
+DEFAULT_RAW_RETENTION_DAYS = 90
+
 
 @dataclass(frozen=True, slots=True)
 class Extra:
@@ -35,6 +37,7 @@ class DeviceType:
     name_zh: str
     name_en: str
     extras: tuple[Extra, ...] = ()
+    raw_retention_days: int = DEFAULT_RAW_RETENTION_DAYS  # raw readings older are pruned (roll-ups: longer)
 
     def range_of(self, quantity: str) -> tuple[float, float] | None:
         """The physical range of one of this type's quantities, or None if it does not report it."""
@@ -58,7 +61,7 @@ class DeviceType:
         return {
             "key": self.key, "quantity": self.quantity, "unit": self.unit, "valid_min": self.valid_min,
             "valid_max": self.valid_max, "interval_s": self.interval_s, "asset_classes": list(self.asset_classes),
-            "name_zh": self.name_zh, "name_en": self.name_en,
+            "name_zh": self.name_zh, "name_en": self.name_en, "raw_retention_days": self.raw_retention_days,
             "extras": [{"quantity": e.quantity, "unit": e.unit, "valid_min": e.valid_min, "valid_max": e.valid_max}
                        for e in self.extras],
         }
@@ -69,6 +72,7 @@ class DeviceType:
             key=row.key, quantity=row.quantity, unit=row.unit, valid_min=row.valid_min, valid_max=row.valid_max,
             interval_s=row.interval_s, asset_classes=tuple(row.asset_classes or ()), name_zh=row.name_zh,
             name_en=row.name_en, extras=tuple(Extra(**e) for e in (row.extras or ())),
+            raw_retention_days=getattr(row, "raw_retention_days", None) or DEFAULT_RAW_RETENTION_DAYS,
         )
 
 
