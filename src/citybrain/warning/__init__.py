@@ -1,0 +1,1 @@
+"""Early warning (预警): detectors, rules, the warning lifecycle, suppression, routing, notification, CAP 1.2."""
