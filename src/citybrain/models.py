@@ -6,6 +6,18 @@ from citybrain.core.database import Base
 from citybrain.geo.models import GeoFeature, MetroArc
 from citybrain.org.models import Department, Enterprise, Share
 from citybrain.sensing.models import Asset, DeadLetter, Device, DeviceTypeRow, Reading, ReadingLatest, ReadingRollup  # noqa: F401
+from citybrain.warning.models import (  # noqa: F401
+    EngineState,
+    Notification,
+    NotificationChannel,
+    Silence,
+    Warning,
+    WarningConfig,
+    WarningEvent,
+    WarningGroup,
+    WarningGroupMember,
+    WarningRule,
+)
 
 metadata = Base.metadata
 
