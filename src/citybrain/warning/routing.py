@@ -168,7 +168,7 @@ def _walk(node: Route, labels: Mapping[str, str], path: str, group_by: tuple[str
     if not is_root and not matches_all(node.matchers, labels):
         return False
     group_by = node.group_by if node.group_by is not None else group_by
-    timing = {k: getattr(node, k) or v for k, v in timing.items()}
+    timing = {k: v if getattr(node, k) is None else getattr(node, k) for k, v in timing.items()}
     name = path + "/" + (node.name or "")
     matched_child = False
     for i, child in enumerate(node.routes):
