@@ -32,6 +32,9 @@ from citybrain.sensing.monitoring_views import router as monitoring_router
 from citybrain.sensing.pipeline import Pipeline
 from citybrain.sensing.stream_views import router as stream_router
 from citybrain.sensing.views import router as sensing_router
+from citybrain.warning.config_views import router as warning_config_router
+from citybrain.warning.views import public_router as public_warning_router
+from citybrain.warning.views import router as warning_router
 from citybrain.web.views import mount_static
 from citybrain.web.views import router as web_router
 
@@ -241,7 +244,7 @@ def create_app(
 
     # monitoring before sensing: /devices/health must not be taken for /devices/{device_id}
     for router in (auth_router, org_router, audit_router, geo_router, monitoring_router, sensing_router,
-                   stream_router):
+                   stream_router, warning_router, warning_config_router, public_warning_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["system"])

@@ -87,8 +87,9 @@ def serve(
         _prepare(settings, database)
     from citybrain.sensing.bus_ingest import BusIngestor
     from citybrain.sensing.retention import RetentionService
+    from citybrain.warning.flows import WarningHost
 
-    services: list[Any] = [BusIngestor(), RetentionService()]
+    services: list[Any] = [BusIngestor(), RetentionService(), WarningHost()]
     if settings.mqtt_url:
         from citybrain.sensing.mqtt import MqttBridge
 

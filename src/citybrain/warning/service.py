@@ -380,7 +380,7 @@ def list_warnings(*, session: Session, principal: Principal, state: Sequence[str
 
 def history(*, session: Session, warning: Warning) -> list[WarningEvent]:
     return list(session.scalars(sa.select(WarningEvent).where(WarningEvent.warning_id == warning.id)
-                                .order_by(WarningEvent.at, WarningEvent.id)))
+                                .order_by(WarningEvent.id)))
 
 
 def department_codes(*, session: Session) -> dict[int, str]:

@@ -1,0 +1,1 @@
+"""Bundled CAP XML schemas (see DATA-LICENSES.md)."""

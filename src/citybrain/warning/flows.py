@@ -1,0 +1,287 @@
+"""The warning engine at work: accepted readings in, warnings out, timers, notifications, saved state.
+
+``WarningHost`` is a background service of the app (and of the demo). The stream reads as one line:
+
+    readings.accepted → observations → rules (RuleEngine) → lifecycle (apply_signals: dedupe by
+    fingerprint, suppress, group) → warnings.changed on the bus → outbox (plan) → notifiers (deliver)
+
+The rule engine is pure and runs on the event loop; database work runs in a worker thread, one unit
+of work at a time (a lock), so warnings of one fingerprint never race. A timer loop lets time pass for
+the rules (no-data, for-durations, windows), escalates unacknowledged warnings, re-decides
+suppression as silences start and end, plans and delivers notifications, and saves the engine's state
+so a restart carries on where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio.to_thread
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from citybrain.core.bus import Bus, Subscription
+from citybrain.core.clock import Clock
+from citybrain.core.database import Database
+from citybrain.org.models import Department
+from citybrain.sensing.models import Asset, Device
+from citybrain.sensing.pipeline import ACCEPTED_SUBJECT
+from citybrain.warning import notify, outbox, service
+from citybrain.warning.config import load_config
+from citybrain.warning.models import EngineState
+from citybrain.warning.notify.base import Notifier
+from citybrain.warning.rules import RuleEngine
+from citybrain.warning.rules import service as rules_service
+from citybrain.warning.types import DeviceContext, Observation, Signal
+
+log = logging.getLogger(__name__)
+CHANGED_SUBJECT = "warnings.changed"
+STATE_KEY = "rules"
+
+
+def _context_query() -> sa.Select[Any]:
+    return (sa.select(Device.key, Device.id, Device.type_key, Department.code, Device.lon, Device.lat, Asset.key,
+                      Asset.asset_class, Asset.name_zh, Asset.district_code)
+            .join(Department, Department.id == Device.department_id)
+            .outerjoin(Asset, Asset.id == Device.asset_id))
+
+
+def load_contexts(session: Session, keys: Iterable[str] | None = None) -> dict[str, DeviceContext]:
+    stmt = _context_query()
+    if keys is not None:
+        stmt = stmt.where(Device.key.in_(list(keys)))
+    return {row[0]: DeviceContext(*row) for row in session.execute(stmt)}
+
+
+def observations(readings: Iterable[Mapping[str, Any]], contexts: Mapping[str, DeviceContext]) -> list[Observation]:
+    """Accepted readings (the pipeline's hand-off) as one observation per value, in order."""
+    out = []
+    parsed: dict[str, datetime] = {}
+    for r in readings:
+        ctx = contexts.get(r.get("device_id", ""))
+        if ctx is None or not r.get("ts"):
+            continue
+        ts_text = r["ts"]
+        ts = parsed.get(ts_text)
+        if ts is None:
+            ts = parsed[ts_text] = datetime.fromisoformat(ts_text.replace("Z", "+00:00")).astimezone(UTC)
+        for q, v in (r.get("values") or {}).items():
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                out.append(Observation(ctx, q, ts, float(v)))
+    return out
+
+
+def default_notifier_factory(bus: Bus | None, loop: asyncio.AbstractEventLoop | None
+                             ) -> Callable[[str, Mapping[str, Any]], Notifier]:
+    from citybrain.warning.notify.inapp import bus_sink
+
+    def make(kind: str, config: Mapping[str, Any]) -> Notifier:
+        if kind == "inapp":
+            if bus is None or loop is None:
+                return notify.make("inapp", {}, sink=lambda subject, message: None)
+            return notify.make("inapp", {}, sink=bus_sink(bus, loop))
+        return notify.make(kind, config)
+
+    return make
+
+
+class WarningHost:
+    """Runs the rule engine beside the API (a ``BackgroundService``)."""
+
+    name = "warning-engine"
+
+    def __init__(self, database: Database | None = None, clock: Clock | None = None, bus: Bus | None = None, *,
+                 tick_s: float = 1.0, snapshot_s: float = 30.0,
+                 suppression_s: float = 5.0, deliver: bool = True,
+                 notifier_factory: Callable[[str, Mapping[str, Any]], Notifier] | None = None) -> None:
+        self.database: Database = database  # type: ignore[assignment]  # set by start(app) when None
+        self.clock: Clock = clock  # type: ignore[assignment]
+        self.bus: Bus = bus  # type: ignore[assignment]
+        self.tick_s, self.snapshot_s, self.suppression_s = tick_s, snapshot_s, suppression_s
+        self.deliver_enabled = deliver
+        self.notifier_factory = notifier_factory
+        self.engine = RuleEngine([])
+        self.contexts: dict[str, DeviceContext] = {}
+        self.directory = service.Directory()
+        self.rules_revision: tuple[int, str] | None = None
+        self.lock = asyncio.Lock()
+        self.subscription: Subscription | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.stats = {"readings": 0, "observations": 0, "signals": 0, "warnings_changed": 0, "notifications": 0,
+                      "ticks": 0, "errors": 0}
+        self._last_snapshot = 0.0
+        self._last_suppression = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self, app: Any = None) -> None:
+        if app is not None:
+            self.database = self.database or app.state.db
+            self.clock = self.clock or app.state.clock
+            self.bus = self.bus or app.state.bus
+        await anyio.to_thread.run_sync(self._load)
+        loop = asyncio.get_running_loop()
+        if self.notifier_factory is None:
+            self.notifier_factory = default_notifier_factory(self.bus, loop)
+        self.subscription = await self.bus.subscribe(ACCEPTED_SUBJECT, self.handle, durable="warning-engine")
+        self.task = asyncio.create_task(self._timer(), name="warning-timer")
+        if app is not None:
+            app.state.cache["warning.host"] = self
+
+    async def stop(self) -> None:
+        if self.subscription is not None:
+            await self.subscription.close()
+            self.subscription = None
+        if self.task is not None:
+            self.task.cancel()
+            try:
+                await self.task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self.task = None
+        async with self.lock:
+            await anyio.to_thread.run_sync(self._save_snapshot)
+
+    def _load(self) -> None:
+        with self.database.session() as session:
+            self.contexts = load_contexts(session)
+            self._rebuild(session, force=True)
+
+    def _rebuild(self, session: Session, *, force: bool = False) -> bool:
+        rev = rules_service.revision(session=session)
+        if not force and rev == self.rules_revision:
+            return False
+        rules = rules_service.enabled_rules(session=session)
+        if force:
+            row = session.get(EngineState, STATE_KEY)
+            snapshot = row.snapshot if row is not None else None
+        else:
+            snapshot = self.engine.snapshot()
+        kwargs = {"known_types": rules_service.known_types(), "units": rules_service.units()}
+        try:
+            self.engine = RuleEngine.restore(rules, snapshot, **kwargs) if snapshot else RuleEngine(rules, **kwargs)
+        except ValueError:
+            log.warning("saved rule-engine state not usable; starting afresh")
+            self.engine = RuleEngine(rules, **kwargs)
+        self.rules_revision = rev
+        log.info("warning engine running %d rules", len(rules))
+        return True
+
+    def _save_snapshot(self) -> None:
+        now = self.clock.now()
+        with self.database.session() as session:
+            row = session.get(EngineState, STATE_KEY)
+            snap = self.engine.snapshot()
+            if row is None:
+                session.add(EngineState(key=STATE_KEY, snapshot=snap, saved_at=now))
+            else:
+                row.snapshot, row.saved_at = snap, now
+            session.commit()
+        self._last_snapshot = time.monotonic()
+
+    # -- the stream --------------------------------------------------------------------------------
+
+    async def handle(self, _subject: str, message: Any) -> None:
+        readings = message if isinstance(message, list) else [message]
+        missing = {r.get("device_id") for r in readings if isinstance(r, dict)} - self.contexts.keys()
+        missing.discard(None)
+        if missing:
+            found = await anyio.to_thread.run_sync(self._load_some, missing)
+            self.contexts.update(found)
+        obs = observations((r for r in readings if isinstance(r, dict)), self.contexts)
+        self.stats["readings"] += len(readings)
+        self.stats["observations"] += len(obs)
+        signals = self.engine.observe(obs)
+        if signals:
+            await self.apply(signals)
+
+    def _load_some(self, keys: Iterable[str]) -> dict[str, DeviceContext]:
+        with self.database.session() as session:
+            return load_contexts(session, keys)
+
+    async def apply(self, signals: list[Signal]) -> list[dict[str, Any]]:
+        """Store the signals' effects and publish the changed warnings on ``warnings.changed``."""
+        self.stats["signals"] += len(signals)
+        async with self.lock:
+            changed = await anyio.to_thread.run_sync(self._apply, signals)
+        if changed:
+            self.stats["warnings_changed"] += len(changed)
+            await self.bus.publish(CHANGED_SUBJECT, changed)
+        return changed
+
+    def _apply(self, signals: list[Signal]) -> list[dict[str, Any]]:
+        now = self.clock.now()
+        with self.database.session() as session:
+            applied = service.apply_signals(session=session, signals=signals, now=now, directory=self.directory)
+            codes = service.department_codes(session=session)
+            changed = [service.as_dict(w, departments=codes) for w in applied.warnings]
+            session.commit()
+        return [_wire(d) for d in changed]
+
+    # -- time --------------------------------------------------------------------------------------
+
+    async def _timer(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.stats["errors"] += 1
+                if self.stats["errors"] == 1 or self.stats["errors"] % 100 == 0:
+                    log.exception("warning timer failed (%d failures)", self.stats["errors"])
+
+    async def tick(self) -> None:
+        """One turn of the timer (tests call it directly with a manual clock)."""
+        self.stats["ticks"] += 1
+        async with self.lock:
+            await anyio.to_thread.run_sync(self._maybe_rebuild)
+        signals = self.engine.tick(self.clock.now())
+        if signals:
+            await self.apply(signals)
+        async with self.lock:
+            changed = await anyio.to_thread.run_sync(self._housekeeping)
+        if changed:
+            await self.bus.publish(CHANGED_SUBJECT, changed)
+        if self.deliver_enabled and self.notifier_factory is not None:
+            counts = await anyio.to_thread.run_sync(self._deliver)
+            self.stats["notifications"] += counts.get("sent", 0)
+        if time.monotonic() - self._last_snapshot >= self.snapshot_s:
+            async with self.lock:
+                await anyio.to_thread.run_sync(self._save_snapshot)
+
+    def _maybe_rebuild(self) -> None:
+        with self.database.session() as session:
+            self._rebuild(session)
+
+    def _housekeeping(self) -> list[dict[str, Any]]:
+        now = self.clock.now()
+        changed: list[dict[str, Any]] = []
+        with self.database.session() as session:
+            cfg = load_config(session=session)
+            escalated = service.escalate_due(session=session, now=now)
+            for w in escalated:
+                outbox.plan_escalation(session=session, now=now, warning=w, targets=cfg.escalation_targets)
+            if time.monotonic() - self._last_suppression >= self.suppression_s:
+                service.refresh_suppression(session=session, now=now)
+                self._last_suppression = time.monotonic()
+            outbox.plan(session=session, now=now)
+            if escalated:
+                codes = service.department_codes(session=session)
+                changed = [_wire(service.as_dict(w, departments=codes)) for w in escalated]
+            session.commit()
+        return changed
+
+    def _deliver(self) -> dict[str, int]:
+        assert self.notifier_factory is not None
+        return outbox.deliver(database=self.database, now=self.clock.now, make=self.notifier_factory)
+
+
+def _wire(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v) for k, v in d.items()}
