@@ -248,6 +248,98 @@ import_app = typer.Typer(help="Import data from files.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
 
+rules_app = typer.Typer(help="Warning rules (the rule language: docs/rules.md).", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("validate")
+def rules_validate(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="YAML rule file")]) -> None:
+    """Check a rule file without touching the database; each problem with its line and column."""
+    from citybrain.warning.rules import RuleError, parse_rules
+    from citybrain.warning.rules.service import known_quantities
+
+    try:
+        rules = parse_rules(file.read_text(encoding="utf-8"), known_quantities=known_quantities())
+    except RuleError as exc:
+        for p in exc.problems:
+            err.print(f"[red]{file}:{p.line or '?'}:{p.column or '?'}[/] {p.path}: {p.message}")
+        raise typer.Exit(1) from None
+    console.print(f"{len(rules)} rules OK: {', '.join(r.key for r in rules)}")
+
+
+@rules_app.command("import")
+def rules_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="YAML rule file")],
+                 dry_run: Annotated[bool, typer.Option(help="validate only")] = False) -> None:
+    """Create or replace rules from a YAML file, all or nothing (audited)."""
+    from citybrain.auth.audit import service as audit
+    from citybrain.warning.rules import service as rules
+
+    settings = _settings()
+    database = _database(settings)
+    now = datetime.now(UTC)
+    try:
+        with database.session() as s:
+            result = rules.import_yaml(session=s, now=now, principal=None, text=file.read_text(encoding="utf-8"),
+                                       dry_run=dry_run)
+            if not dry_run:
+                audit.record(session=s, now=now, action="cli rules import", status_code=200, actor="cli",
+                             resource_type="warning_rule", detail=result)
+    except CityBrainError as exc:
+        err.print(f"[red]{exc.detail}[/]")
+        for e in exc.errors:
+            err.print(f"  {e.field}: {e.message}")
+        raise typer.Exit(1) from None
+    console.print(f"created {len(result['created'])}, updated {len(result['updated'])}" + (" (dry run)" if dry_run else ""))
+
+
+@rules_app.command("export")
+def rules_export(out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None) -> None:
+    """Every stored rule as one YAML document."""
+    from citybrain.warning.rules import service as rules
+
+    database = _database(_settings())
+    with database.session() as s:
+        text = rules.export_yaml(session=s)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"wrote {out}")
+    else:
+        print(text, end="")
+
+
+@rules_app.command("seed")
+def rules_seed() -> None:
+    """Install the shipped starter rules (only into an empty rule table)."""
+    from citybrain.warning.rules import service as rules
+
+    database = _database(_settings())
+    with database.session() as s:
+        n = rules.seed_demo(session=s, now=datetime.now(UTC))
+    console.print(f"installed {n} starter rules" if n else "rules exist already; nothing installed")
+
+
+@import_app.command("cap")
+def import_cap(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a CAP 1.2 (or 1.1) alert")],
+               department: Annotated[str, typer.Option(help="department the warning goes to")] = "emergency") -> None:
+    """An external CAP alert (e.g. a meteorological warning) as a warning; refused alerts say why."""
+    from citybrain.auth.audit import service as audit
+    from citybrain.warning import publishing
+
+    database = _database(_settings())
+    now = datetime.now(UTC)
+    try:
+        with database.session() as s:
+            result = publishing.ingest_cap(session=s, now=now, data=file.read_bytes(), department=department)
+            audit.record(session=s, now=now, action="cli import cap", status_code=202, actor="cli",
+                         resource_type="cap_alert", resource_id=result["identifier"], detail=result)
+    except CityBrainError as exc:
+        err.print(f"[red]{exc.detail}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"{result['msg_type']} {result['identifier']}: warnings {result['warnings']}")
+
+
+
+
 @import_app.command("readings")
 def import_readings_cmd(
     file: Annotated[Path, typer.Argument(help="CSV (device_id,ts,quantity,value[,msg_id]) or NDJSON readings")],

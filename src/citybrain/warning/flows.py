@@ -69,7 +69,10 @@ def observations(readings: Iterable[Mapping[str, Any]], contexts: Mapping[str, D
         ts_text = r["ts"]
         ts = parsed.get(ts_text)
         if ts is None:
-            ts = parsed[ts_text] = datetime.fromisoformat(ts_text.replace("Z", "+00:00")).astimezone(UTC)
+            try:
+                ts = parsed[ts_text] = datetime.fromisoformat(str(ts_text).replace("Z", "+00:00")).astimezone(UTC)
+            except ValueError:  # the pipeline only hands on valid times; anything else is skipped, not fatal
+                continue
         for q, v in (r.get("values") or {}).items():
             if isinstance(v, int | float) and not isinstance(v, bool):
                 out.append(Observation(ctx, q, ts, float(v)))

@@ -41,6 +41,7 @@ class WarningRead(ReadModel):
     resolved_at: datetime | None
     resolved_by: str | None
     escalation_step: int
+    last_signal_at: datetime | None
     silenced_by: str | None
     inhibited_by: str | None
     suppressed: bool

@@ -21,10 +21,10 @@ from citybrain.core.errors import Conflict, FieldError, Invalid, NotFound
 from citybrain.org.models import Department
 from citybrain.sensing.models import Asset, Device
 from citybrain.warning import lifecycle as lc
-from citybrain.warning.config import load_config
+from citybrain.warning.config import EngineConfig, load_config
 from citybrain.warning.models import Silence, Warning, WarningEvent, WarningGroup, WarningGroupMember
 from citybrain.warning.routing import route
-from citybrain.warning.suppress import Inhibitor, Matcher, Silencer
+from citybrain.warning.suppress import Inhibitor, Matcher, Silencer, matches_all
 from citybrain.warning.suppress import Silence as SilenceSpec
 from citybrain.warning.suppress import fingerprint as fingerprint_of
 from citybrain.warning.types import Level, Signal
@@ -52,7 +52,8 @@ def state_of(w: Warning) -> lc.WarningState:
         resolved_by=w.resolved_by)
 
 
-def _store(w: Warning, s: lc.WarningState, changes: Sequence[lc.Change], session: Session, now: datetime) -> int:
+def _store(w: Warning, s: lc.WarningState, changes: Sequence[lc.Change], session: Session, now: datetime,
+           deferred: list[tuple[Warning, lc.Change]] | None = None) -> int:
     prev_state = w.state
     w.state, w.level, w.peak_level, w.since, w.fired_at = s.state, int(s.level), int(s.peak_level), s.since, s.fired_at
     w.value, w.silenced_by, w.inhibited_by = s.value, s.silenced_by, s.inhibited_by
@@ -67,10 +68,18 @@ def _store(w: Warning, s: lc.WarningState, changes: Sequence[lc.Change], session
     if labels.get("level") != s.level.colour:
         labels["level"] = s.level.colour
         w.labels = labels
-    for c in changes:
-        session.add(WarningEvent(warning_id=w.id, at=c.at, kind=c.kind, from_state=c.from_state, to_state=c.to_state,
-                                 level=int(c.level), actor=c.actor, detail=dict(c.detail)))
+    if deferred is not None:
+        deferred.extend((w, c) for c in changes)
+    else:
+        _write_events(session, [(w, c) for c in changes])
     return len(changes)
+
+
+def _write_events(session: Session, pairs: Sequence[tuple[Warning, lc.Change]]) -> None:
+    if pairs:
+        session.execute(sa.insert(WarningEvent), [
+            {"warning_id": w.id, "at": c.at, "kind": c.kind, "from_state": c.from_state, "to_state": c.to_state,
+             "level": int(c.level), "actor": c.actor, "detail": dict(c.detail)} for w, c in pairs])
 
 
 def identity_labels(signal: Signal) -> dict[str, str]:
@@ -121,7 +130,7 @@ class Directory:
 
 
 def apply_signals(*, session: Session, signals: Iterable[Signal], now: datetime,
-                  directory: Directory | None = None, source: str = "rule") -> Applied:
+                  directory: Directory | None = None, source: str = "rule", config: EngineConfig | None = None) -> Applied:
     """Open, update or resolve one warning per fingerprint from the rule engine's signals.
 
     Signals of one batch are applied in order; a clearing signal with no open warning is ignored. New
@@ -136,6 +145,7 @@ def apply_signals(*, session: Session, signals: Iterable[Signal], now: datetime,
     open_rows = {w.fingerprint: w for w in session.scalars(
         sa.select(Warning).where(Warning.fingerprint.in_(set(prints.values())), Warning.state != lc.RESOLVED))}
     touched: dict[int, Warning] = {}
+    events: list[tuple[Warning, lc.Change]] = []
     for sig in signals:
         fp = prints[id(sig)]
         w = open_rows.get(fp)
@@ -151,16 +161,18 @@ def apply_signals(*, session: Session, signals: Iterable[Signal], now: datetime,
             s, changes = lc.transition(state_of(w), evidence, now)
             if sig.level is not None:
                 _refresh_text(w, sig)
-        out.events += _store(w, s, changes, session, now)
+        out.events += _store(w, s, changes, session, now, events)
         if changes:
-            touched[w.id] = w
+            touched[id(w)] = w
         if s.state == lc.RESOLVED:
             open_rows.pop(fp, None)
     out.warnings = list(touched.values())
     if out.warnings:
-        session.flush()
-        refresh_suppression(session=session, now=now, only=out.warnings)
-        join_groups(session=session, now=now, warnings=out.warnings)
+        session.flush()  # ids for the new warnings, once for the batch
+        _write_events(session, events)
+        cfg = config or load_config(session=session)
+        refresh_suppression(session=session, now=now, only=out.warnings, config=cfg)
+        join_groups(session=session, now=now, warnings=out.warnings, config=cfg)
     return out
 
 
@@ -179,7 +191,6 @@ def _new_warning(session: Session, sig: Signal, fp: str, s: lc.WarningState, now
         escalation_step=0, last_signal_at=sig.at, public=bool(ann.get("public", False)),
         exercise=bool(ann.get("exercise", False)), updated_at=now)
     session.add(w)
-    session.flush()
     return w
 
 
@@ -220,53 +231,72 @@ def _match_labels(w: Warning) -> dict[str, str]:
             "level": Level(w.level).colour, "state": w.state}
 
 
-def refresh_suppression(*, session: Session, now: datetime, only: Sequence[Warning] | None = None) -> int:
-    """Re-decide silenced/inhibited for open warnings (``only`` these, or all); returns how many changed."""
+def refresh_suppression(*, session: Session, now: datetime, only: Sequence[Warning] | None = None,
+                        config: EngineConfig | None = None) -> int:
+    """Re-decide silenced/inhibited for open warnings (``only`` these, or all); returns how many changed.
+
+    With ``only``, inhibiting sources are looked up just when one of the warnings can be an inhibition
+    target; a new source's effect on warnings already open is picked up by the next full refresh (the
+    warning host runs one every few seconds) or at once after people's actions.
+    """
+    cfg = config or load_config(session=session)
     silencer = Silencer(active_silences(session=session, now=now))
-    inhibit_rules = load_config(session=session).inhibit_rules
     open_q = sa.select(Warning).where(Warning.state.in_(lc.OPEN_STATES))
-    everyone = list(session.scalars(open_q)) if only is None else None
-    pool = everyone if everyone is not None else list(session.scalars(open_q.where(
-        Warning.state.in_((lc.FIRING, lc.ACKNOWLEDGED)), Warning.silenced_by.is_(None))))
+    if only is None:
+        targets = list(session.scalars(open_q))
+        pool: list[Warning] = targets
+    else:
+        targets = [w for w in only if w.state in lc.OPEN_STATES]
+        maybe_target = any(any(matches_all(r.target, _match_labels(w)) for r in cfg.inhibit_rules) for w in targets)
+        pool = list(session.scalars(open_q.where(Warning.state.in_((lc.FIRING, lc.ACKNOWLEDGED)),
+                                                 Warning.silenced_by.is_(None)))) if maybe_target else []
     sources = [_match_labels(w) for w in pool if w.state in (lc.FIRING, lc.ACKNOWLEDGED) and w.silenced_by is None]
-    inhibitor = Inhibitor(inhibit_rules, sources)
-    changed = 0
-    targets = everyone if everyone is not None else [w for w in (only or ()) if w.state in lc.OPEN_STATES]
+    inhibitor = Inhibitor(cfg.inhibit_rules, sources)
+    changed: list[int] = []
     for w in targets:
         labels = _match_labels(w)
         s = state_of(w)
-        changes: list[lc.Change] = []
         s, c1 = lc.transition(s, lc.Suppress("silence", silencer.mutes(labels, now)), now)
         s, c2 = lc.transition(s, lc.Suppress("inhibit", inhibitor.mutes(labels, now)), now)
-        changes = c1 + c2
-        if changes:
-            _store(w, s, changes, session, now)
-            _mark_groups_dirty(session, [w.id])
-            changed += 1
-    return changed
+        if c1 or c2:
+            _store(w, s, c1 + c2, session, now)
+            changed.append(w.id)
+    _mark_groups_dirty(session, changed)
+    return len(changed)
 
 
 # -- groups ------------------------------------------------------------------------------------------
 
 
-def join_groups(*, session: Session, now: datetime, warnings: Sequence[Warning]) -> None:
+def join_groups(*, session: Session, now: datetime, warnings: Sequence[Warning],
+                config: EngineConfig | None = None) -> None:
     """Put each warning in the groups its labels route to, and mark those groups for a fresh look."""
-    tree = load_config(session=session).route
+    tree = (config or load_config(session=session)).route
+    wanted: dict[str, tuple[Any, set[int]]] = {}
     for w in warnings:
         for dest in route(tree, _match_labels(w)):
-            key = dest.group_key
-            g = session.get(WarningGroup, key)
-            if g is None:
-                g = WarningGroup(key=key, route=dest.route, receiver=dest.receiver, labels=dict(dest.group_labels),
-                                 timing={"group_wait": dest.group_wait.total_seconds(),
-                                         "group_interval": dest.group_interval.total_seconds(),
-                                         "repeat_interval": dest.repeat_interval.total_seconds()},
-                                 created_at=now, dirty=True)
-                session.add(g)
-                session.flush()
+            wanted.setdefault(dest.group_key, (dest, set()))[1].add(w.id)
+    if not wanted:
+        return
+    keys = list(wanted)
+    groups = {g.key: g for g in session.scalars(sa.select(WarningGroup).where(WarningGroup.key.in_(keys)))}
+    members = set(session.execute(sa.select(WarningGroupMember.group_key, WarningGroupMember.warning_id).where(
+        WarningGroupMember.group_key.in_(keys), WarningGroupMember.warning_id.in_([w.id for w in warnings]))).all())
+    for key, (dest, ids) in wanted.items():
+        g = groups.get(key)
+        if g is None:
+            session.add(WarningGroup(key=key, route=dest.route, receiver=dest.receiver, labels=dict(dest.group_labels),
+                                     timing={"group_wait": dest.group_wait.total_seconds(),
+                                             "group_interval": dest.group_interval.total_seconds(),
+                                             "repeat_interval": dest.repeat_interval.total_seconds()},
+                                     created_at=now, dirty=True))
+        else:
             g.dirty = True
-            if session.get(WarningGroupMember, (key, w.id)) is None:
-                session.add(WarningGroupMember(group_key=key, warning_id=w.id))
+    session.flush()
+    new_members = [{"group_key": k, "warning_id": i} for k, (_, ids) in wanted.items() for i in ids
+                   if (k, i) not in members]
+    if new_members:
+        session.execute(sa.insert(WarningGroupMember), new_members)
     _mark_groups_dirty(session, [w.id for w in warnings])
 
 
@@ -399,7 +429,7 @@ def as_dict(w: Warning, *, departments: Mapping[int, str] | None = None) -> dict
         "evidence": dict(w.evidence or {}), "starts_at": w.starts_at, "fired_at": w.fired_at, "since": w.since,
         "acknowledged_at": w.acknowledged_at, "acknowledged_by": w.acknowledged_by, "assignee": w.assignee,
         "resolved_at": w.resolved_at, "resolved_by": w.resolved_by, "escalation_step": w.escalation_step,
-        "silenced_by": w.silenced_by, "inhibited_by": w.inhibited_by,
+        "last_signal_at": w.last_signal_at, "silenced_by": w.silenced_by, "inhibited_by": w.inhibited_by,
         "suppressed": w.silenced_by is not None or w.inhibited_by is not None, "public": w.public,
         "exercise": w.exercise, "updated_at": w.updated_at,
     }

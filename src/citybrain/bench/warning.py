@@ -1,0 +1,191 @@
+"""Warning latency and cost: readings at a fixed rate through ingest and the rule engine to ``warnings.changed``.
+
+The simulated fleet runs with the shipped demo rule set; a share of methane devices is pushed above
+the alarm thresholds for a few readings (then back), so warnings open, change level and resolve all
+through the run. Latency is measured per warning change, from the moment the batch holding the
+triggering reading was handed to the pipeline to the moment the change arrives on the bus subject the
+API's ``/stream/warnings`` forwards (the SSE hop itself adds the HTTP write only).
+
+``ratio``: the same readings ingested as fast as possible with the warning host subscribed (and
+drained: every reading evaluated, every change stored) versus with no host — the cost of rules and
+detectors on ingest throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from citybrain.bench.ingest import _prepare, backend_url
+from citybrain.bench.spatial import _database, _p
+from citybrain.core.bus import InMemoryBus
+from citybrain.core.clock import SystemClock
+from citybrain.core.database import Database
+from citybrain.sensing.pipeline import Pipeline
+from citybrain.warning.flows import CHANGED_SUBJECT, WarningHost
+from citybrain.warning.rules import service as rules_service
+
+Log = Callable[[str], None]
+
+
+def _readings(devices: int, seconds: int, seed: int, log: Log) -> tuple[Any, list[list[dict[str, Any]]]]:
+    from citybrain.geo.loaders import load_shanghai
+    from citybrain.simulator import Simulator
+
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    sim = Simulator(load_shanghai(), seed=seed, devices=devices, start=start, faults=None)
+    rng = random.Random(seed)
+    gas = [d.device_id for d in sim.devices if d.kind == "gas_methane"]
+    hot = set(rng.sample(gas, max(1, len(gas) // 20)))  # one gas space in twenty leaks now and then
+    batches: list[list[dict[str, Any]]] = []
+    seen: dict[str, int] = {}
+    end = datetime.fromtimestamp(start.timestamp() + seconds, UTC)
+    for batch in sim.readings(start, end):
+        for r in batch:
+            if r["device_id"] in hot:
+                n = seen[r["device_id"]] = seen.get(r["device_id"], 0) + 1
+                if n % 12 in (2, 3, 4):  # three readings high (yellow, orange, red), nine normal
+                    r["values"] = {"methane": 30.0 + 25.0 * (n % 12 - 2)}
+        batches.append(batch)
+    total = sum(len(b) for b in batches)
+    log(f"{total:,} readings from {len(sim.devices):,} devices, {len(hot)} leaking gas spaces")
+    return sim, batches
+
+
+def _chunks(batches: list[list[dict[str, Any]]], size: int) -> list[list[dict[str, Any]]]:
+    flat = [r for b in batches for r in b]
+    return [flat[i:i + size] for i in range(0, len(flat), size)]
+
+
+async def _paced(db: Database, chunks: list[list[dict[str, Any]]], rate: float, log: Log) -> dict[str, Any]:
+    bus = InMemoryBus()
+    clock = SystemClock()
+    pipeline = Pipeline(db, clock, bus)
+    host = WarningHost(db, clock, bus, tick_s=3600, snapshot_s=3600, deliver=False)
+    await host.start()
+    entered: dict[tuple[str, str], float] = {}
+    latencies: list[float] = []
+
+    async def on_change(_subject: str, message: Any) -> None:
+        now = time.perf_counter()
+        for w in message:
+            key = (w.get("labels", {}).get("device", ""), w.get("last_signal_at") or "")
+            t_in = entered.get(key)
+            if t_in is not None:
+                latencies.append((now - t_in) * 1000)
+
+    sub = await bus.subscribe(CHANGED_SUBJECT, on_change)
+    interval = len(chunks[0]) / rate
+    t_start = time.perf_counter()
+    lag = 0.0
+    for i, chunk in enumerate(chunks):
+        due = t_start + i * interval
+        wait = due - time.perf_counter()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        else:
+            lag = max(lag, -wait)
+        t_in = time.perf_counter()
+        for r in chunk:
+            entered[(r["device_id"], r["ts"])] = t_in
+        await pipeline.submit(chunk, source="bench")
+    deadline = time.perf_counter() + 60
+    total = sum(len(c) for c in chunks)
+    while host.stats["readings"] < total and time.perf_counter() < deadline:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+    elapsed = time.perf_counter() - t_start
+    await sub.close()
+    await host.stop()
+    await bus.close()
+    return {"latencies": latencies, "elapsed": elapsed, "offered": total / elapsed, "max_lag_s": lag,
+            "stats": dict(host.stats), "errors": {k: v.last_message for k, v in host.engine.errors.items()}}
+
+
+async def _flat_out(db: Database, chunks: list[list[dict[str, Any]]], with_rules: bool) -> float:
+    bus = InMemoryBus()
+    clock = SystemClock()
+    pipeline = Pipeline(db, clock, bus)
+    host = None
+    if with_rules:
+        host = WarningHost(db, clock, bus, tick_s=3600, snapshot_s=3600, deliver=False)
+        await host.start()
+    total = sum(len(c) for c in chunks)
+    t0 = time.perf_counter()
+    for chunk in chunks:
+        await pipeline.submit(chunk, source="bench")
+    if host is not None:
+        while host.stats["readings"] < total:
+            await asyncio.sleep(0.002)
+        async with host.lock:  # the last batch's warnings are stored
+            pass
+    elapsed = time.perf_counter() - t0
+    if host is not None:
+        await host.stop()
+    await bus.close()
+    return total / elapsed
+
+
+def _shift(chunks: list[list[dict[str, Any]]], offset_s: int, tag: str) -> list[list[dict[str, Any]]]:
+    """The same readings later in time (fresh rows, same shape) so a second run stores as much as the first."""
+    out = []
+    for chunk in chunks:
+        new = []
+        for r in chunk:
+            ts = datetime.fromisoformat(r["ts"].replace("Z", "+00:00")).timestamp() + offset_s
+            iso = datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+            new.append({**r, "ts": iso, "msg_id": f"{r.get('msg_id')}-{tag}"})
+        out.append(new)
+    return out
+
+
+def run(*, log: Log, devices: int | None = None, seconds: int | None = None, backend: str | None = None,
+        rows: int | None = None, batch: int | None = None, **_: Any) -> dict[str, Any]:
+    devices = devices or 1000
+    seconds = seconds or 1800
+    rate = float(rows or 10_000)  # readings per second offered in the latency run
+    size = batch or 500
+    db, cleanup = _database(backend_url(backend))
+    try:
+        now = datetime.now(UTC)
+        sim, batches = _readings(devices, seconds, seed=7, log=log)
+        _prepare(db, sim, now, log)
+        with db.session() as s:
+            rules_service.seed_demo(session=s, now=now)
+            s.commit()
+            n_rules = len(rules_service.list_rules(session=s))
+        chunks = _chunks(batches, size)
+        log(f"latency run: {sum(map(len, chunks)):,} readings at {rate:,.0f}/s with {n_rules} rules …")
+        paced = asyncio.run(_paced(db, chunks, rate, log))
+        lat = paced["latencies"]
+        log(f"{len(lat)} warning changes timed; throughput runs …")
+        span = seconds + 3600
+        off = asyncio.run(_flat_out(db, _shift(chunks, span, "off"), with_rules=False))
+        on = asyncio.run(_flat_out(db, _shift(chunks, 2 * span, "on"), with_rules=True))
+        return {
+            "benchmark": "warning",
+            "backend": db.dialect,
+            "devices": devices,
+            "rules": n_rules,
+            "readings": sum(map(len, chunks)),
+            "offered_per_s": round(paced["offered"], 1),
+            "target_rate_per_s": rate,
+            "max_lag_s": round(paced["max_lag_s"], 3),
+            "warning_changes": len(lat),
+            "p50_ms": round(statistics.median(lat), 2) if lat else None,
+            "p99_ms": round(_p(lat, 0.99), 2) if lat else None,
+            "max_ms": round(max(lat), 2) if lat else None,
+            "ingest_per_s_rules_off": round(off, 1),
+            "ingest_per_s_rules_on": round(on, 1),
+            "ratio": round(on / off, 3) if off else None,
+            "engine_errors": paced["errors"],
+            "host": paced["stats"],
+        }
+    finally:
+        cleanup()
+

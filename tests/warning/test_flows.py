@@ -1,0 +1,107 @@
+"""The warning host: readings in, warnings out, timers, and a restart that carries on where it stopped."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from citybrain.core.bus import InMemoryBus
+from citybrain.warning.flows import CHANGED_SUBJECT, WarningHost
+from citybrain.warning.models import Notification, Warning, WarningEvent
+from citybrain.warning.rules import service as rules
+from tests.warning.conftest import METHANE_RULE, iso
+
+SLOW_RULE = {**METHANE_RULE, "key": "methane-held", "for": "2m"}
+
+
+def reading(device, t, value):
+    return {"device_id": device, "ts": iso(t), "values": {"methane": value}}
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_for_duration_survives_a_restart(database, clock, fleet):
+    with database.session() as s:
+        rules.create(session=s, now=clock.now(), principal=None, data=SLOW_RULE)
+    t0 = clock.now()
+
+    async def first() -> None:
+        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False)
+        await host.start()
+        await host.handle("readings.accepted", [reading("GAS-1", t0, 40.0)])
+        await host.stop()  # saves the engine's state: GAS-1 pending since t0
+
+    async def second() -> list:
+        bus = InMemoryBus()
+        seen: list = []
+
+        async def collect(_s, msg):
+            seen.extend(msg)
+
+        await bus.subscribe(CHANGED_SUBJECT, collect)
+        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False)
+        await host.start()
+        await host.handle("readings.accepted", [reading("GAS-1", t0 + timedelta(minutes=3), 41.0)])
+        await bus.drain()
+        await host.stop()
+        return seen
+
+    run(first())
+    with database.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Warning)) == 0  # still pending inside the engine
+    seen = run(second())
+    with database.session() as s:
+        [w] = s.scalars(sa.select(Warning)).all()
+    assert (w.state, w.rule_key, w.level) == ("firing", "methane-held", 3)
+    assert [x["id"] for x in seen] == [w.id]  # published on warnings.changed for the live stream
+
+
+def test_no_duplicate_warning_after_restart_and_timers_run(database, clock, fleet):
+    with database.session() as s:
+        rules.create(session=s, now=clock.now(), principal=None, data=METHANE_RULE)
+    t0 = clock.now()
+
+    async def scenario() -> None:
+        bus = InMemoryBus()
+        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False)
+        await host.start()
+        await host.handle("readings.accepted", [reading("GAS-1", t0, 90.0)])  # red
+        await host.stop()
+        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False)
+        await host.start()
+        await host.handle("readings.accepted", [reading("GAS-1", t0 + timedelta(minutes=1), 91.0)])
+        clock.advance(minutes=6)  # red unacknowledged for over 5 minutes
+        await host.tick()
+        await host.stop()
+
+    run(scenario())
+    with database.session() as s:
+        [w] = s.scalars(sa.select(Warning)).all()
+        kinds = s.scalars(sa.select(WarningEvent.kind).where(WarningEvent.warning_id == w.id)
+                          .order_by(WarningEvent.id)).all()
+        ops = s.scalars(sa.select(Notification.receiver)).all()
+    assert kinds == ["fired", "escalated"] and w.escalation_step == 1
+    assert "ops" in ops  # the red route and the escalation both speak to the operations centre
+
+
+def test_a_failing_rule_does_not_stop_the_others(database, clock, fleet):
+    with database.session() as s:
+        rules.create(session=s, now=clock.now(), principal=None, data=METHANE_RULE)
+
+    async def scenario() -> WarningHost:
+        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False)
+        await host.start()
+        await host.handle("readings.accepted", [{"device_id": "NOPE", "ts": iso(clock.now()), "values": {"x": 1}},
+                                                {"device_id": "GAS-2", "ts": "not a time"},
+                                                reading("GAS-1", clock.now(), 30.0)])
+        await host.stop()
+        return host
+
+    host = run(scenario())
+    assert host.stats["observations"] == 1
+    with database.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Warning)) == 1
