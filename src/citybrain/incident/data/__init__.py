@@ -1,0 +1,1 @@
+"""Package data of citybrain.incident: the starter response plans (plans/*.yaml)."""
