@@ -8,6 +8,7 @@ import { LAYERS, LAYER_GROUPS } from './layers.js';
 import { createMap } from './map.js';
 import { mountPanels } from './panels.js';
 import { clearSelection, getSelection, onSelect, select } from './store.js';
+import { initWarnings, startWarnings, stopWarnings } from './warnings.js';
 
 const $ = (selector) => document.querySelector(selector);
 const VISIBILITY_KEY = 'citybrain.layers';
@@ -84,6 +85,8 @@ function renderUser() {
   $('#user-dept').textContent = user?.department ? localized(user.department) : '';
   $('#user-dept').hidden = !user?.department;
   if (!user) clearSelection();
+  if (user) startWarnings(user); // the warning store and its stream live as long as the session
+  else stopWarnings();
   renderPanels();
   syncAuthLayers(Boolean(user));
   mapController?.setAuthenticated(Boolean(user));
@@ -387,6 +390,7 @@ async function boot() {
   });
   citybrain.map = mapController.map;
   citybrain.mapController = mapController;
+  initWarnings({ api, map: mapController.map, timezone: meta?.timezone || 'Asia/Shanghai' });
   buildLayerList(mapController);
   bindLeftPanel();
   panels = mountPanels($('#cards'), { api, t, map: mapController.map, timezone: meta?.timezone || 'Asia/Shanghai' });

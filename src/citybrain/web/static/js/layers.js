@@ -10,6 +10,7 @@
 //   style        MapLibre style layers drawn for it, bottom to top; ids must be unique
 //   hover        style-layer id whose features get feature-state {hover: true} under the pointer
 //   url          where its GeoJSON comes from, when not from /api/v1/meta (a 404 shows it as unavailable)
+//   load(ctx)    returns (a promise of) the FeatureCollection instead of fetching `url` (data kept by a store)
 //   legend       [{color, key, kind?}] drawn under its toggle (colour classes of data-driven styles)
 //   tooltip      {layer, render(feature, ctx)} -> Node shown while hovering (layer: an id or a list of ids)
 //   popup        {layer, render(feature, ctx)} -> Node shown on click
@@ -21,10 +22,12 @@
 import { h } from './dom.js';
 import { t, has, getLang, localized } from './i18n.js';
 import { SENSING_GROUP, SENSING_LAYERS } from './sensing-layers.js';
+import { WARNING_GROUP, WARNING_LAYERS } from './warnings.js';
 
 export const LAYER_GROUPS = [
   { id: 'base', titleKey: 'group.base' },
   SENSING_GROUP,
+  WARNING_GROUP,
 ];
 
 /** Line label: "Line 2" -> "2号线" / "Line 2"; anything else as given. */
@@ -218,4 +221,5 @@ export const LAYERS = [
     popup: { layer: 'metro-stations-circle', render: stationCard },
   },
   ...SENSING_LAYERS,
+  ...WARNING_LAYERS, // above the devices
 ];

@@ -40,6 +40,9 @@ export function createMap(container, { meta, visibility = {}, onStatus = () => {
   const ctx = { lineColors: new Map() };
   const state = new Map(LAYERS.map((entry) => [entry.name, { visible: visibility[entry.name] ?? entry.visible, status: 'off', timer: null, loaded: false }]));
   let authenticated = false;
+  // Our layers exist once 'load' has run. (map.isStyleLoaded() is also false for a moment after any
+  // setData, e.g. a live layer updating, which would drop a toggle or a sign-in made just then.)
+  let layersAdded = false;
 
   const map = new maplibregl.Map({
     container,
@@ -114,7 +117,7 @@ export function createMap(container, { meta, visibility = {}, onStatus = () => {
     const url = entry.url || urls.get(entry.name) || `/api/v1/geo/layers/${entry.name}`;
     if (!s.loaded) setStatus(entry.name, 'loading');
     try {
-      const data = await api.get(url);
+      const data = entry.load ? await entry.load(ctx) : await api.get(url);
       entry.onData?.(data, ctx);
       map.getSource(entry.name)?.setData(data);
       s.loaded = true;
@@ -135,6 +138,7 @@ export function createMap(container, { meta, visibility = {}, onStatus = () => {
         map.addSource(entry.name, { type: 'geojson', data: EMPTY, ...(entry.source || {}) });
         for (const layer of entry.style) map.addLayer({ ...layer, source: entry.name, layout: { ...(layer.layout || {}) } });
       }
+      layersAdded = true;
       const pending = [];
       for (const entry of LAYERS) {
         const s = state.get(entry.name);
@@ -227,11 +231,11 @@ export function createMap(container, { meta, visibility = {}, onStatus = () => {
       const entry = LAYERS.find((e) => e.name === name);
       if (!entry) return;
       state.get(name).visible = Boolean(on);
-      if (map.isStyleLoaded()) applyVisibility(entry);
+      if (layersAdded) applyVisibility(entry);
     },
     setAuthenticated(on) {
       authenticated = Boolean(on);
-      if (!map.isStyleLoaded()) return;
+      if (!layersAdded) return;
       for (const entry of LAYERS) if (entry.requiresAuth) applyVisibility(entry);
     },
     reload(name) {

@@ -10,6 +10,7 @@ import { h } from './dom.js';
 import { t } from './i18n.js';
 import { renderDeviceCard } from './device-card.js';
 import { renderGapsCard } from './gaps-card.js';
+import { renderWarningsCard } from './warnings.js';
 import { getSelection, select } from './store.js';
 
 function placeholder(body, key) {
@@ -31,7 +32,7 @@ export const PANELS = [
     titleKey: 'panel.warnings',
     requiresAuth: true,
     accent: 'var(--level-orange)',
-    render: (body) => placeholder(body, 'panel.warnings.empty'),
+    render: (body, ctx) => renderWarningsCard(body, ctx),
   },
   {
     id: 'incidents',
