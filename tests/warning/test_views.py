@@ -137,3 +137,20 @@ def test_external_cap_alerts(wadmin):
         assert r.status_code == 422, bad
         assert "root:" not in r.text  # nothing of /etc/passwd
     assert len(open_warnings(wadmin, rule="cap")) == 1
+
+
+def test_peoples_actions_reach_the_live_stream(wadmin, fleet, clock, warning_app):
+    from citybrain.warning.flows import CHANGED_SUBJECT
+
+    wadmin.post(f"{API}/warning-rules", json=METHANE_RULE)
+    wadmin.portal.call(warning_app.state.cache["warning.host"].tick)
+    wadmin.post(f"{API}/readings", json=[reading("GAS-1", clock.now() - timedelta(minutes=1), 60.0)])
+    [w] = wait_for(lambda: open_warnings(wadmin))
+    seen: list[dict] = []
+
+    async def collect(_subject, message):
+        seen.extend(message)
+
+    wadmin.portal.call(warning_app.state.bus.subscribe, CHANGED_SUBJECT, collect)
+    assert wadmin.post(f"{API}/warnings/{w['id']}/acknowledge", json={"comment": "on it"}).status_code == 200
+    assert wait_for(lambda: [x for x in seen if x["id"] == w["id"] and x["state"] == "acknowledged"])

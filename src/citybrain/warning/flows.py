@@ -287,4 +287,5 @@ class WarningHost:
 
 
 def _wire(d: dict[str, Any]) -> dict[str, Any]:
+    """A warning dict as JSON-ready data (times as UTC ISO with Z)."""
     return {k: (v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v) for k, v in d.items()}

@@ -27,7 +27,7 @@ from citybrain.deps import ClockDep, DbSession, Permitted, set_audit
 from citybrain.warning import lifecycle as lc
 from citybrain.warning import publishing, service, silences
 from citybrain.warning.cap import CAP_MEDIA_TYPE
-from citybrain.warning.flows import CHANGED_SUBJECT
+from citybrain.warning.flows import CHANGED_SUBJECT, _wire
 from citybrain.warning.models import Warning
 from citybrain.warning.schemas import (
     AcknowledgeBody,
@@ -46,8 +46,17 @@ public_router = APIRouter(tags=["public"])
 LEVELS = ("red", "orange", "yellow", "blue")
 
 
-def _read(session: Any, w: Warning) -> WarningRead:
-    return WarningRead.model_validate(service.as_dict(w, departments=service.department_codes(session=session)))
+def _read(session: Any, w: Warning, request: Request | None = None) -> WarningRead:
+    """The warning as the API shows it; with ``request``, also announced on ``warnings.changed`` so every
+    open dashboard sees people's actions as they happen, not only the engine's."""
+    data = service.as_dict(w, departments=service.department_codes(session=session))
+    if request is not None:
+        session.flush()
+        try:
+            anyio.from_thread.run(request.app.state.bus.publish, CHANGED_SUBJECT, [_wire(data)])
+        except RuntimeError:  # not running in a worker thread of the app (nothing to announce to)
+            pass
+    return WarningRead.model_validate(data)
 
 
 @router.get("/warnings", response_model=Page[WarningRead])
@@ -122,7 +131,7 @@ def acknowledge(warning_id: int, body: AcknowledgeBody, request: Request, princi
     service.acknowledge(session=session, now=clock.now(), principal=principal, warning=w, comment=body.comment,
                         assignee=body.assignee)
     set_audit(request, resource_type="warning", resource_id=w.id, action="acknowledge", assignee=body.assignee)
-    return _read(session, w)
+    return _read(session, w, request)
 
 
 @router.post("/warnings/{warning_id}/resolve", response_model=WarningRead)
@@ -131,7 +140,7 @@ def resolve(warning_id: int, body: ActionBody, request: Request, principal: Perm
     w = service.get_or_raise(session=session, principal=principal, warning_id=warning_id)
     service.resolve(session=session, now=clock.now(), principal=principal, warning=w, comment=body.comment)
     set_audit(request, resource_type="warning", resource_id=w.id, action="resolve")
-    return _read(session, w)
+    return _read(session, w, request)
 
 
 @router.post("/warnings/{warning_id}/escalate", response_model=WarningRead)
@@ -145,7 +154,7 @@ def escalate(warning_id: int, body: ActionBody, request: Request, principal: Per
 
     outbox.plan_escalation(session=session, now=now, warning=w, targets=load_config(session=session).escalation_targets)
     set_audit(request, resource_type="warning", resource_id=w.id, action="escalate", step=w.escalation_step)
-    return _read(session, w)
+    return _read(session, w, request)
 
 
 @router.post("/warnings/{warning_id}/comments", response_model=WarningEventRead, status_code=status.HTTP_201_CREATED)
