@@ -105,3 +105,37 @@ def test_a_failing_rule_does_not_stop_the_others(database, clock, fleet):
     assert host.stats["observations"] == 1
     with database.session() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Warning)) == 1
+
+
+NO_DATA_RULE = {"key": "gas-silent", "name": {"zh": "无数据", "en": "No data"}, "scope": {"device_type": ["gas_methane"]},
+                "quantity": "methane", "when": {"kind": "no_data", "after": "3m", "level": "yellow"},
+                "labels": {"kind": "no_data"}}
+
+
+def test_replayed_history_does_not_look_like_silence(database, clock, fleet):
+    with database.session() as s:
+        rules.create(session=s, now=clock.now(), principal=None, data=NO_DATA_RULE)
+    now = clock.now()
+
+    async def scenario() -> tuple[int, int]:
+        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False)
+        await host.start()
+        # six-hour-old readings (a back-fill): the rules' clock follows them, nobody is "silent"
+        await host.handle("readings.accepted", [reading("GAS-1", now - timedelta(hours=6), 1.0),
+                                                reading("GAS-2", now - timedelta(hours=6), 1.0)])
+        await host.tick()
+        with database.session() as s:
+            during = s.scalar(sa.select(sa.func.count()).select_from(Warning))
+        # live again: GAS-2 reports, GAS-1 stays silent past three minutes of wall-clock time
+        await host.handle("readings.accepted", [reading("GAS-2", now, 1.0)])
+        clock.advance(minutes=5)
+        await host.handle("readings.accepted", [reading("GAS-2", clock.now(), 1.0)])
+        await host.tick()
+        await host.stop()
+        with database.session() as s:
+            after = s.scalars(sa.select(Warning.labels)).all()
+        return during, after
+
+    during, after = run(scenario())
+    assert during == 0
+    assert [lab["device"] for lab in after] == ["GAS-1"]

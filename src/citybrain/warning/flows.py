@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
@@ -42,6 +42,11 @@ from citybrain.warning.types import DeviceContext, Observation, Signal
 log = logging.getLogger(__name__)
 CHANGED_SUBJECT = "warnings.changed"
 STATE_KEY = "rules"
+#: The rules' clock: wall-clock time while the newest reading seen is at most this old; beyond that the
+#: stream is replaying history (the demo's back-fill, a broker's backlog after an outage) and the clock
+#: is the newest reading's time, so history does not look like every device falling silent, while a
+#: device silent *within* the history still is.
+EVENT_TIME_GRACE = timedelta(minutes=15)
 
 
 def _context_query() -> sa.Select[Any]:
@@ -119,6 +124,7 @@ class WarningHost:
                       "ticks": 0, "errors": 0}
         self._last_snapshot = 0.0
         self._last_suppression = 0.0
+        self.event_time: datetime | None = None  # newest reading time seen
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -172,6 +178,13 @@ class WarningHost:
             log.warning("saved rule-engine state not usable; starting afresh")
             self.engine = RuleEngine(rules, **kwargs)
         self.rules_revision = rev
+        dropped = list(getattr(self.engine, "dropped", []) or [])
+        if dropped:
+            # the engine no longer holds these rules' state, so it would never clear their warnings
+            n = service.resolve_rules(session=session, now=self.clock.now(), rule_keys=dropped,
+                                      reason="rule changed or removed")
+            session.commit()
+            log.info("rules %s restarted; %d of their open warnings resolved", dropped, n)
         log.info("warning engine running %d rules", len(rules))
         return True
 
@@ -197,6 +210,10 @@ class WarningHost:
             found = await anyio.to_thread.run_sync(self._load_some, missing)
             self.contexts.update(found)
         obs = observations((r for r in readings if isinstance(r, dict)), self.contexts)
+        if obs:
+            newest = max(o.ts for o in obs)
+            if self.event_time is None or newest > self.event_time:
+                self.event_time = newest
         self.stats["readings"] += len(readings)
         self.stats["observations"] += len(obs)
         signals = self.engine.observe(obs)
@@ -245,7 +262,7 @@ class WarningHost:
         self.stats["ticks"] += 1
         async with self.lock:
             await anyio.to_thread.run_sync(self._maybe_rebuild)
-        signals = self.engine.tick(self.clock.now())
+        signals = self.engine.tick(self.rules_now())
         if signals:
             await self.apply(signals)
         async with self.lock:
@@ -258,6 +275,13 @@ class WarningHost:
         if time.monotonic() - self._last_snapshot >= self.snapshot_s:
             async with self.lock:
                 await anyio.to_thread.run_sync(self._save_snapshot)
+
+    def rules_now(self) -> datetime:
+        """The time the rules' timers see: wall clock, held back to event time while history replays."""
+        now = self.clock.now()
+        if self.event_time is not None and now - self.event_time > EVENT_TIME_GRACE:
+            return self.event_time
+        return now
 
     def _maybe_rebuild(self) -> None:
         with self.database.session() as session:

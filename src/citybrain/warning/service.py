@@ -358,6 +358,17 @@ def comment(*, session: Session, now: datetime, principal: Principal, warning: W
     return ev
 
 
+def resolve_rules(*, session: Session, now: datetime, rule_keys: Sequence[str], reason: str) -> int:
+    """Resolve the open warnings of rules whose evaluation state was dropped (changed or removed)."""
+    n = 0
+    for w in session.scalars(sa.select(Warning).where(Warning.rule_key.in_(list(rule_keys)),
+                                                      Warning.state.in_(lc.OPEN_STATES), Warning.source == "rule")):
+        s, changes = lc.transition(state_of(w), lc.Resolve("rule-reset", reason), now)
+        _store(w, s, changes, session, now)
+        n += 1
+    return n
+
+
 def escalate_due(*, session: Session, now: datetime) -> list[Warning]:
     """Escalate every unacknowledged firing warning whose level's delay has passed (the policy's step)."""
     policy = load_config(session=session).escalation

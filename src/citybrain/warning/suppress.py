@@ -155,13 +155,15 @@ class InhibitRule:
 
 
 #: Shipped inhibition: an asset-level red or orange warning hides device-level ones on the same asset;
-#: a site power loss hides "device offline" there; a red warning hides lower warnings of the same rule
-#: and subject family is handled by identity (one warning per fingerprint), not here.
+#: a site power loss hides "device offline" there; a hazard warning on a device hides that device's
+#: data-quality warnings (a real leak looks like a sensor fault to the quality rules).
 DEFAULT_INHIBIT_RULES: tuple[InhibitRule, ...] = (
     InhibitRule("asset-hides-devices", (Matcher.parse("scope=asset"), Matcher.parse("level=~red|orange")),
                 (Matcher.parse("scope=device"),), ("asset",)),
     InhibitRule("power-loss-hides-offline", (Matcher.parse("kind=power_loss"),),
                 (Matcher.parse("kind=no_data"),), ("asset",)),
+    InhibitRule("hazard-hides-data-quality", (Matcher.parse("scope=device"), Matcher.parse("kind!~data_quality|no_data")),
+                (Matcher.parse("kind=data_quality"),), ("device",)),
 )
 
 
