@@ -42,11 +42,6 @@ from citybrain.warning.types import DeviceContext, Observation, Signal
 log = logging.getLogger(__name__)
 CHANGED_SUBJECT = "warnings.changed"
 STATE_KEY = "rules"
-#: The rules' clock: wall-clock time while the newest reading seen is at most this old; beyond that the
-#: stream is replaying history (the demo's back-fill, a broker's backlog after an outage) and the clock
-#: is the newest reading's time, so history does not look like every device falling silent, while a
-#: device silent *within* the history still is.
-EVENT_TIME_GRACE = timedelta(minutes=15)
 
 
 def _context_query() -> sa.Select[Any]:
@@ -125,6 +120,7 @@ class WarningHost:
         self._last_snapshot = 0.0
         self._last_suppression = 0.0
         self.event_time: datetime | None = None  # newest reading time seen
+        self.event_seen_at: datetime | None = None  # wall-clock time when it was seen
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -213,7 +209,7 @@ class WarningHost:
         if obs:
             newest = max(o.ts for o in obs)
             if self.event_time is None or newest > self.event_time:
-                self.event_time = newest
+                self.event_time, self.event_seen_at = newest, self.clock.now()
         self.stats["readings"] += len(readings)
         self.stats["observations"] += len(obs)
         signals = self.engine.observe(obs)
@@ -277,11 +273,15 @@ class WarningHost:
                 await anyio.to_thread.run_sync(self._save_snapshot)
 
     def rules_now(self) -> datetime:
-        """The time the rules' timers see: wall clock, held back to event time while history replays."""
+        """The time the rules' timers see: the newest reading's time, carried on by the wall clock since it
+        arrived (never past the wall clock). Live, that is the wall clock; while history replays (the
+        demo's back-fill, a broker backlog after an outage) it follows the replay, so history does not
+        look like every device falling silent, while a device silent within that history still does; and
+        if the stream stops altogether, time goes on and the no-data rules speak."""
         now = self.clock.now()
-        if self.event_time is not None and now - self.event_time > EVENT_TIME_GRACE:
-            return self.event_time
-        return now
+        if self.event_time is None or self.event_seen_at is None:
+            return now
+        return min(now, self.event_time + (now - self.event_seen_at))
 
     def _maybe_rebuild(self) -> None:
         with self.database.session() as session:
