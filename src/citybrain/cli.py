@@ -408,6 +408,8 @@ def bench(
     seconds: Annotated[int | None, typer.Option(help="simulated seconds of readings (ingest)")] = None,
     path: Annotated[str | None, typer.Option(help="ingest path: inprocess, http or mqtt")] = None,
     batch: Annotated[int | None, typer.Option(help="readings per batch (ingest)")] = None,
+    data: Annotated[str | None, typer.Option(help="corpus directory (nab; default ../shared/data/nab)")] = None,
+    detector: Annotated[str | None, typer.Option(help="detector name (nab; default: the engine's default)")] = None,
 ) -> None:
     """Run a benchmark; exits non-zero if it could not run."""
     from citybrain.bench import BENCHMARKS
@@ -419,7 +421,8 @@ def bench(
     if name not in BENCHMARKS:
         err.print(f"[red]no benchmark {name!r}[/]; known: {', '.join(sorted(BENCHMARKS))}")
         raise typer.Exit(2)
-    given = {"rows": rows, "backend": backend, "devices": devices, "seconds": seconds, "path": path, "batch": batch}
+    given = {"rows": rows, "backend": backend, "devices": devices, "seconds": seconds, "path": path, "batch": batch,
+             "data": data, "detector": detector}
     options = {k: v for k, v in given.items() if v is not None}
     try:
         result = BENCHMARKS[name][1](log=lambda msg: err.print(msg), **options)
