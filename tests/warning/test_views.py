@@ -154,3 +154,21 @@ def test_peoples_actions_reach_the_live_stream(wadmin, fleet, clock, warning_app
     wadmin.portal.call(warning_app.state.bus.subscribe, CHANGED_SUBJECT, collect)
     assert wadmin.post(f"{API}/warnings/{w['id']}/acknowledge", json={"comment": "on it"}).status_code == 200
     assert wait_for(lambda: [x for x in seen if x["id"] == w["id"] and x["state"] == "acknowledged"])
+
+
+def test_engine_status_reports_isolated_failures(wadmin, fleet, clock, warning_app):
+    host = warning_app.state.cache["warning.host"]
+    status = wadmin.get(f"{API}/warning-engine/status").json()
+    assert status["running"] is True and status["errors"] == {}
+    wadmin.post(f"{API}/warning-rules", json=METHANE_RULE)
+    wadmin.portal.call(host.tick)
+    runtime = host.engine.runtimes["methane-lel"]
+
+    def broken(*_a, **_k):
+        raise RuntimeError("detector exploded")
+
+    runtime.observe = broken  # one rule fails on every stream; the request path must not notice
+    r = wadmin.post(f"{API}/readings", json=[reading("GAS-1", clock.now() - timedelta(minutes=1), 60.0)])
+    assert r.status_code == 200
+    got = wait_for(lambda: wadmin.get(f"{API}/warning-engine/status").json()["errors"])
+    assert got["methane-lel"]["count"] >= 1 and "exploded" in got["methane-lel"]["last_message"]

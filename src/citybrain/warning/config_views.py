@@ -184,3 +184,19 @@ async def ingest_cap(request: Request, principal: Permitted("warning:write"), se
     result = publishing.ingest_cap(session=session, now=clock.now(), data=data)
     set_audit(request, resource_type="cap_alert", resource_id=result["identifier"], msg_type=result["msg_type"])
     return result
+
+
+# -- engine status -----------------------------------------------------------------------------------
+
+
+@router.get("/warning-engine/status")
+def engine_status(request: Request, _: Permitted("warning:read")) -> dict[str, Any]:
+    """Is the engine running, how much has it seen, and which rules failed on which stream (isolated)."""
+    host = request.app.state.cache.get("warning.host")
+    if host is None:
+        return {"running": False}
+    errors = {key: {"count": f.count, "last_message": f.last_message, "last_subject": f.last_subject,
+                    "last_at": f.last_at} for key, f in host.engine.errors.items()}
+    return {"running": True, "rules": len(host.engine.runtimes), "stats": dict(host.stats),
+            "event_time": host.event_time, "rules_now": host.rules_now(), "errors": errors,
+            "dropped_rules": list(getattr(host.engine, "dropped", []) or [])}
