@@ -50,11 +50,15 @@ DEMO_ENTERPRISE = {"name": "上海申城燃气示范有限公司 (Shencheng Gas 
                    "district_code": "310101", "address": "黄浦区 人民大道 示范地址"}
 
 
+DEMO_FAULT_RATE = 25  # devices per fault of each kind per day (the simulator's default is 500)
+
+
 def make_simulator(*, seed: int, devices: int | None, start: datetime) -> Any:
     from citybrain.geo.loaders import load_shanghai
     from citybrain.simulator import Simulator
 
-    return Simulator(load_shanghai(), seed=seed, devices=devices, start=start)
+    # a lively city: about one fault of each kind per hour at the default 600 devices (see DEMO_FAULT_RATE)
+    return Simulator(load_shanghai(), seed=seed, devices=devices, start=start, devices_per_fault=DEMO_FAULT_RATE)
 
 
 def ensure_demo_users(settings: Settings, database: Database) -> dict[str, str]:

@@ -48,7 +48,8 @@ class Simulator:
     ``devices`` is the scale: None for the demo default (~150 devices), an int for an exact
     total device count, or a mapping of asset class to asset count. ``faults`` is "auto"
     (drawn per day from the seed), an explicit list of ``Fault`` (details filled in), or None.
-    ``epoch`` anchors slow trends (settlement, battery); it defaults to ``start``.
+    ``epoch`` anchors slow trends (settlement, battery); it defaults to ``start``. ``devices_per_fault``
+    sets the automatic fault rate (one fault of each kind per day per that many devices).
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class Simulator:
         faults: FaultsArg = "auto",
         horizon: timedelta = timedelta(days=1),
         epoch: datetime | None = None,
+        devices_per_fault: int = F.DEVICES_PER_FAULT,
     ) -> None:
         self.seed = seed
         self.district = district
@@ -76,6 +78,7 @@ class Simulator:
         with gc_paused():
             self._index_devices()
         self._auto = faults == "auto"
+        self.devices_per_fault = max(1, devices_per_fault)
         self._explicit: list[F.Compiled] = []
         if faults is not None and not isinstance(faults, str):
             resolved = [
@@ -136,7 +139,8 @@ class Simulator:
 
     def _day(self, day: int) -> list[F.Compiled]:
         if day not in self._days:
-            self._days[day] = [F.compile_fault(f, self.fleet) for f in F.schedule_day(self.fleet, self.seed, day)]
+            scheduled = F.schedule_day(self.fleet, self.seed, day, devices_per_fault=self.devices_per_fault)
+            self._days[day] = [F.compile_fault(f, self.fleet) for f in scheduled]
             while len(self._days) > _DAY_CACHE:
                 self._days.popitem(last=False)
         return self._days[day]

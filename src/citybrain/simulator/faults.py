@@ -217,8 +217,10 @@ _DURATIONS = {
 }
 
 
-def schedule_day(fleet: Fleet, seed: int, day: int) -> list[Fault]:
+def schedule_day(fleet: Fleet, seed: int, day: int, *, devices_per_fault: int = DEVICES_PER_FAULT) -> list[Fault]:
     """The automatic faults of UTC day ``day`` (days since 1970-01-01), from (seed, day) alone.
+
+    ``devices_per_fault`` sets the rate: one fault of each kind per day per that many devices.
 
     Every window lies inside the day and no device has two faults in a day, so the truth is clean.
     """
@@ -227,7 +229,7 @@ def schedule_day(fleet: Fleet, seed: int, day: int) -> list[Fault]:
         return []
     rng = np.random.default_rng([seed & 0xFFFFFFFF, day, 0xFA17])
     day_s = day * 86400
-    per_kind = max(1, n // DEVICES_PER_FAULT)
+    per_kind = max(1, n // devices_per_fault)
     taken = np.zeros(n, dtype=bool)
     out: list[Fault] = []
     counter = 0
@@ -244,7 +246,7 @@ def schedule_day(fleet: Fleet, seed: int, day: int) -> list[Fault]:
         return f"F-{_dt(day_s):%Y%m%d}-{counter:04d}-{kind}"
 
     gas = np.flatnonzero(fleet.methane)
-    for src in rng.permutation(gas)[: max(1, len(gas) // DEVICES_PER_FAULT)].tolist():
+    for src in rng.permutation(gas)[: max(1, len(gas) // devices_per_fault)].tolist():
         if taken[src]:
             continue
         start, end = window("gas_leak", 60)
