@@ -27,6 +27,7 @@ from citybrain.core.nats_bus import make_bus
 from citybrain.core.settings import Settings, load_settings
 from citybrain.geo import service as geo_service
 from citybrain.geo.views import router as geo_router
+from citybrain.incident.views import router as incident_router
 from citybrain.org.views import router as org_router
 from citybrain.sensing.monitoring_views import router as monitoring_router
 from citybrain.sensing.pipeline import Pipeline
@@ -244,7 +245,7 @@ def create_app(
 
     # monitoring before sensing: /devices/health must not be taken for /devices/{device_id}
     for router in (auth_router, org_router, audit_router, geo_router, monitoring_router, sensing_router,
-                   stream_router, warning_router, warning_config_router, public_warning_router):
+                   stream_router, warning_router, warning_config_router, public_warning_router, incident_router):
         app.include_router(router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["system"])

@@ -87,9 +87,10 @@ def serve(
         _prepare(settings, database)
     from citybrain.sensing.bus_ingest import BusIngestor
     from citybrain.sensing.retention import RetentionService
+    from citybrain.sensing.rollup import RollupWorker
     from citybrain.warning.flows import WarningHost
 
-    services: list[Any] = [BusIngestor(), RetentionService(), WarningHost()]
+    services: list[Any] = [BusIngestor(), RollupWorker(), RetentionService(), WarningHost()]
     if settings.mqtt_url:
         from citybrain.sensing.mqtt import MqttBridge
 
@@ -363,6 +364,9 @@ def import_readings_cmd(
         except (ValueError, OSError) as exc:
             err.print(f"[red]cannot import {file}:[/] {exc}")
             raise typer.Exit(1) from None
+    from citybrain.sensing import rollup
+
+    rollup.catch_up(database)  # the roll-ups hold the imported history before the command returns
     console.print(f"{report.accepted} readings stored, {report.duplicates} already there, "
                   f"{report.rejected_count} refused")
     for r in report.rejected[:20]:

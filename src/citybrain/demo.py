@@ -30,6 +30,8 @@ from citybrain.org import service as org_service
 from citybrain.org.models import Enterprise
 from citybrain.sensing.bus_ingest import READINGS_IN, BusIngestor
 from citybrain.sensing.retention import RetentionService
+from citybrain.sensing.rollup import RollupWorker
+from citybrain.incident import units_service
 from citybrain.warning.flows import WarningHost
 from citybrain.warning.rules import service as rules_service
 
@@ -153,10 +155,12 @@ def run_demo(settings: Settings, database: Database, *, seed: int, devices: int 
 
     logins = ensure_demo_users(settings, database)
     with database.session() as s:
-        if rules_service.seed_demo(session=s, now=datetime.now(UTC)):
+        seeded = rules_service.seed_demo(session=s, now=datetime.now(UTC))
+        seeded += units_service.seed_demo_units(session=s, now=datetime.now(UTC))
+        if seeded:
             s.commit()
     sim = SimulatorService(seed=seed, devices=devices, backfill_hours=backfill_hours, mqtt_url=settings.mqtt_url)
-    services: list[Any] = [BusIngestor(), RetentionService(), WarningHost()]
+    services: list[Any] = [BusIngestor(), RollupWorker(), RetentionService(), WarningHost()]
     if settings.mqtt_url:  # devices (here: the simulator) reach the platform through the broker
         from citybrain.sensing.mqtt import MqttBridge
 

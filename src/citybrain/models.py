@@ -4,6 +4,16 @@ from citybrain.auth.audit.models import AuditEntry
 from citybrain.auth.models import AuthToken, User
 from citybrain.core.database import Base
 from citybrain.geo.models import GeoFeature, MetroArc
+from citybrain.incident.models import (  # noqa: F401
+    Incident,
+    IncidentEvent,
+    IncidentLink,
+    IncidentPart,
+    IncidentPlan,
+    IncidentTask,
+    Unit,
+    UnitDispatch,
+)
 from citybrain.org.models import Department, Enterprise, Share
 from citybrain.sensing.models import Asset, DeadLetter, Device, DeviceTypeRow, Reading, ReadingLatest, ReadingRollup  # noqa: F401
 from citybrain.warning.models import (  # noqa: F401

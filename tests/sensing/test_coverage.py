@@ -13,7 +13,7 @@ from citybrain.core.clock import ManualClock
 from citybrain.core.database import Database
 from citybrain.geo.spatial import haversine_m
 from citybrain.sensing import coverage, service
-from citybrain.sensing.pipeline import Pipeline
+from tests.sensing.conftest import CaughtUpPipeline
 from tests.sensing.conftest import reading
 
 ADMIN = Principal(user_id=1, username="admin", roles=("admin",))
@@ -57,7 +57,7 @@ def built(database: Database, clock: ManualClock) -> dict[str, int]:
             service.create_device(session=s, now=clock.now(), principal=ADMIN,
                                   data={"key": key, "type_key": type_key, "asset_id": ids[asset]})
     clock.advance(hours=1)
-    pipe = Pipeline(database, clock)
+    pipe = CaughtUpPipeline(database, clock)
     result = pipe.ingest([reading(k, clock.now(), 1.0) for k in HEALTHY], source="test")
     assert result.accepted == len(HEALTHY), result.rejected
     return ids

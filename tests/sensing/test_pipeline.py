@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from citybrain.core.bus import InMemoryBus
 from citybrain.core.database import Database
+from citybrain.sensing import rollup
 from citybrain.sensing.models import DeadLetter, Device, Reading, ReadingLatest, ReadingRollup
 from citybrain.sensing.pipeline import (
     ACCEPTED_SUBJECT,
@@ -164,6 +165,7 @@ def test_replaying_a_batch_stores_it_once(pipeline: Pipeline, database: Database
     assert (first.accepted, first.duplicates) == (5, 0)
     assert (again.accepted, again.duplicates) == (0, 5)
     assert count(database, Reading) == 10
+    rollup.catch_up(database)
     with database.session() as s:
         c = s.scalar(sa.select(ReadingRollup.count).where(ReadingRollup.bucket == "1h",
                                                            ReadingRollup.quantity == "methane"))
@@ -241,6 +243,7 @@ def test_rollups_equal_a_direct_computation(pipeline: Pipeline, database: Databa
     # out of order, over several batches, some replayed: the roll-ups must not care
     for chunk in (items[200:], items[:150], items[100:250]):
         pipeline.ingest(chunk, source="t")
+        rollup.catch_up(database)  # the worker between batches, and once after a replay
     with database.session() as s:
         raw = s.execute(sa.select(Reading.ts, Reading.value).where(Reading.device_id == fleet["STR-1"])).all()
         rollups = s.execute(sa.select(ReadingRollup).where(ReadingRollup.device_id == fleet["STR-1"])).scalars().all()

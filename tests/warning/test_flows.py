@@ -139,3 +139,27 @@ def test_replayed_history_does_not_look_like_silence(database, clock, fleet):
     during, after = run(scenario())
     assert during == 0
     assert [lab["device"] for lab in after] == ["GAS-1"]
+
+
+def test_red_warning_of_an_auto_incident_rule_opens_an_incident(database, clock, fleet):
+    from citybrain.incident.models import Incident, IncidentLink
+
+    with database.session() as s:
+        rules.create(session=s, now=clock.now(), principal=None, data={**METHANE_RULE, "auto_incident": "red"})
+
+    async def scenario() -> None:
+        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False)
+        await host.start()
+        await host.handle("readings.accepted", [reading("GAS-1", clock.now(), 30.0)])  # yellow: no incident
+        with database.session() as s:
+            assert s.scalar(sa.select(sa.func.count()).select_from(Incident)) == 0
+        await host.handle("readings.accepted", [reading("GAS-1", clock.now() + timedelta(minutes=1), 90.0)])
+        await host.stop()
+
+    run(scenario())
+    with database.session() as s:
+        [inc] = s.scalars(sa.select(Incident)).all()
+        links = s.scalars(sa.select(IncidentLink)).all()
+        [warning_id] = s.scalars(sa.select(Warning.id)).all()
+    assert inc.incident_type == "gas_leak" and inc.level == 1
+    assert [(link.kind, link.ref_id) for link in links] == [("warning", str(warning_id))]

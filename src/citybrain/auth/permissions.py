@@ -33,7 +33,7 @@ ROLES: dict[str, RoleSpec] = {
         RoleSpec("admin", "系统管理员", "Administrator", ("*",), city_wide=True),
         RoleSpec(
             "duty_officer", "城运中心值班员", "Operations-centre duty officer",
-            ("*:read", "*:act", "warning:write", "token:write"), city_wide=True,
+            ("*:read", "*:act", "warning:write", "incident:write", "token:write"), city_wide=True,
         ),
         RoleSpec("dispatcher", "部门调度员", "Department dispatcher", ("*:read", "*:act", "token:write")),
         RoleSpec("analyst", "分析员 / 领导", "Analyst / leadership", ("*:read", "token:write"), city_wide=True),

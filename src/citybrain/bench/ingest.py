@@ -7,6 +7,11 @@ The baseline is a plain driver ``executemany`` of the very rows stored, into ``r
 database in the same run, one transaction per batch: the database's own limit. Throughput counts
 values (rows of ``reading``), not messages.
 
+Roll-ups are on: a ``RollupWorker`` thread folds the stored rows while the path runs (as in the app),
+and the clock stops only once the roll-ups hold every stored value (``rollup_catch_up_s`` is the part
+after the last batch); ``rolled_up`` is the count the 10-minute roll-ups hold, checked against ``stored``.
+``backend`` is ``sqlite`` (a temporary file) or a database URL (``postgresql://…`` is driven by psycopg).
+
 Options may also come from ``CITYBRAIN_BENCH_DEVICES``, ``_SECONDS``, ``_PATH``, ``_BATCH``.
 """
 
@@ -32,6 +37,7 @@ from citybrain.bench.spatial import _database, _p
 from citybrain.core import migrate
 from citybrain.core.clock import SystemClock
 from citybrain.core.database import Database
+from citybrain.sensing import rollup
 from citybrain.sensing.models import DeadLetter, Device, Reading, ReadingLatest, ReadingRollup
 from citybrain.sensing.pipeline import Pipeline
 
@@ -78,12 +84,43 @@ def _prepare(db: Database, sim: Any, now: datetime, log: Log) -> dict[str, int]:
     return keys
 
 
+def backend_url(backend: str | None) -> str | None:
+    """``postgresql://`` (and ``postgres://``) as the app reads it: through psycopg 3, the driver installed."""
+    if backend and backend.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + backend.split("://", 1)[1]
+    return backend
+
+
 def _clear(db: Database, device_ids: list[int]) -> None:
     with db.engine.begin() as conn:
         for model in (Reading, ReadingLatest, ReadingRollup):
             t = cast(sa.Table, model.__table__)
             for i in range(0, len(device_ids), 5000):
                 conn.execute(sa.delete(t).where(t.c.device_id.in_(device_ids[i:i + 5000])))
+    with db.session() as s:  # raw rows deleted by hand: the watermark starts again after the newest left
+        rollup.reset(s)
+
+
+def _rolled_up(db: Database, device_ids: list[int]) -> int:
+    r = ReadingRollup
+    with db.session() as s:
+        return int(s.scalar(sa.select(sa.func.coalesce(sa.func.sum(r.count), 0)).where(
+            r.bucket == "10m", r.device_id.in_(device_ids))) or 0)
+
+
+class _Rollups:
+    """The roll-up worker beside a path, as the app runs it; ``finish`` catches up and times the rest."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.worker = rollup.RollupWorker(db, SystemClock(), interval_s=0.5)
+        self.worker.start_thread()
+
+    def finish(self) -> float:
+        t0 = time.perf_counter()
+        self.worker.stop_thread()
+        rollup.catch_up(self.db)
+        return time.perf_counter() - t0
 
 
 def _count(db: Database) -> int:
@@ -213,9 +250,160 @@ class _TimedPipeline:
         return result
 
 
+# The broker side of the MQTT path: docs/mqtt.md's production settings. Mosquitto's defaults (an
+# offline-or-busy queue of 1,000 messages per session) drop QoS-1 messages under a burst like this one.
+BROKER_CONF = """listener {port} 127.0.0.1
+allow_anonymous true
+persistence false
+max_queued_messages 0
+max_queued_bytes 0
+max_inflight_messages 0
+"""
+
+
+class PrivateBroker:
+    """A Mosquitto of the bench's own, configured as docs/mqtt.md says (None when there is no binary)."""
+
+    def __init__(self) -> None:
+        import shutil
+        import subprocess
+        import tempfile
+
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.dir = tempfile.mkdtemp(prefix="citybrain-bench-mqtt-")
+        self.port = _free_port()
+        conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(conf, "w") as fh:
+            fh.write(BROKER_CONF.format(port=self.port))
+        self.proc = subprocess.Popen([binary, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        import socket
+
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.close()
+                    raise RuntimeError("could not start a private mosquitto") from None
+                time.sleep(0.05)
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+
+    @staticmethod
+    def available() -> bool:
+        import shutil
+
+        return bool(shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto"))
+
+    def close(self) -> None:
+        import shutil
+
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# The devices: QoS-1 PUBLISH packets written straight to a socket (MQTT 3.1.1), a window of unacknowledged
+# ones, done when every PUBACK is back. A real fleet publishes from its own hardware; paho in one process
+# would spend a whole core of this two-core machine emulating 1,000 devices.
+_PUBLISHER = r"""
+import json, socket, struct, sys, threading
+from urllib.parse import urlsplit
+url, path, prefix = sys.argv[1:4]
+with open(path) as fh:
+    readings = [line.rstrip("\n") for line in fh]
+def varint(n):
+    out = bytearray()
+    while True:
+        b, n = n % 128, n // 128
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+def packet(head, body):
+    return bytes([head]) + varint(len(body)) + body
+def utf8(s):
+    b = s.encode()
+    return struct.pack("!H", len(b)) + b
+parts = urlsplit(url)
+sock = socket.create_connection((parts.hostname, parts.port or 1883))
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+sock.sendall(packet(0x10, utf8("MQTT") + bytes([4, 0x02]) + struct.pack("!H", 60) + utf8("citybrain-bench-devices")))
+assert sock.recv(4)[3] == 0, "CONNACK refused"
+packets = []
+for i, line in enumerate(readings):
+    device = json.loads(line)["device_id"]
+    packets.append(packet(0x32, utf8(f"{prefix}/devices/{device}/readings") + struct.pack("!H", i % 65535 + 1)
+                          + line.encode()))
+print("ready", flush=True)
+sys.stdin.readline()
+acked, window, cond = [0], 2000, threading.Condition()
+def read():
+    pending = b""
+    while acked[0] < len(packets):
+        data = sock.recv(65536)
+        if not data:
+            raise SystemExit("the broker closed the connection")
+        pending += data
+        n = len(pending) // 4  # the broker sends this client PUBACKs only (4 bytes each)
+        pending = pending[n * 4:]
+        with cond:
+            acked[0] += n
+            cond.notify_all()
+reader = threading.Thread(target=read, daemon=True)
+reader.start()
+for start in range(0, len(packets), 200):
+    with cond:
+        cond.wait_for(lambda: start - acked[0] < window)
+    sock.sendall(b"".join(packets[start:start + 200]))
+reader.join()
+sock.sendall(bytes([0xE0, 0]))
+sock.close()
+"""
+
+
+class _Devices:
+    """The fleet publishing over MQTT from a process of its own, as devices would: it does not share the
+    bridge's interpreter lock. ``ready`` once it has loaded the readings, ``publish`` until all are acked."""
+
+    def __init__(self, url: str, readings: list[dict[str, Any]], prefix: str) -> None:
+        import json
+        import subprocess
+        import tempfile
+
+        with tempfile.NamedTemporaryFile("w", suffix=".ndjson", delete=False) as fh:
+            fh.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in readings)
+            self.path = fh.name
+        self.proc = subprocess.Popen([sys.executable, "-c", _PUBLISHER, url, self.path, prefix],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ready(self) -> None:
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            self.close()
+            raise RuntimeError("the MQTT publisher process did not start")
+
+    def publish(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        code = self.proc.wait()
+        self.close()
+        if code != 0:
+            raise RuntimeError(f"the MQTT publisher process failed (exit code {code})")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if os.path.exists(self.path):
+            os.remove(self.path)
+
+
 def _mqtt_path(db: Database, chunks: list[list[dict[str, Any]]], log: Log, url: str,
                expected: int) -> tuple[float, list[float], Pipeline]:
-    from citybrain.sensing.mqtt import MqttBridge, publish_readings
+    from citybrain.sensing.mqtt import MqttBridge
 
     clock = SystemClock()
     timed = _TimedPipeline(Pipeline(db, clock))
@@ -229,9 +417,12 @@ def _mqtt_path(db: Database, chunks: list[list[dict[str, Any]]], log: Log, url: 
         try:
             if not await asyncio.to_thread(bridge.subscribed.wait, 10):
                 raise RuntimeError(f"the MQTT bridge did not subscribe at {url}")
-            t0 = time.perf_counter()
             readings = [r for chunk in chunks for r in chunk]
-            await asyncio.to_thread(publish_readings, url, readings, qos=1, prefix=prefix)
+            devices = _Devices(url, readings, prefix)
+            await asyncio.to_thread(devices.ready)
+            t0 = time.perf_counter()
+            await asyncio.to_thread(devices.publish)
+            log(f"MQTT: the devices published {len(readings):,} messages in {time.perf_counter() - t0:.2f} s")
             deadline = time.monotonic() + 120
             last, idle_since, done_at = -1, time.monotonic(), time.perf_counter()
             while True:  # wait until every value is stored, or nothing moves for 10 s (a loss)
@@ -269,12 +460,19 @@ def run(*, log: Log, devices: int | None = None, seconds: int | None = None, bac
     batch = _option(opts, "batch", 2000, int)
     if path not in ("inprocess", "http", "mqtt"):
         raise ValueError(f"path must be inprocess, http or mqtt, not {path!r}")
-    mqtt_url = mqtt_url or os.environ.get("CITYBRAIN_BENCH_MQTT_URL") or "mqtt://127.0.0.1:1883"
+    mqtt_url = mqtt_url or os.environ.get("CITYBRAIN_BENCH_MQTT_URL")
+    broker: PrivateBroker | None = None
+    if path == "mqtt" and not mqtt_url:
+        if PrivateBroker.available():
+            broker = PrivateBroker()
+            mqtt_url = broker.url
+        else:
+            mqtt_url = "mqtt://127.0.0.1:1883"
 
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(seconds=seconds + 120)  # in the past: nothing is "ahead of the clock"
     sim = Simulator(load_shanghai(), seed=seed, devices=devices, start=start, faults=None)
-    db, cleanup = _database(backend)
+    db, cleanup = _database(backend_url(backend))
     try:
         keys = _prepare(db, sim, now, log)
         t0 = time.perf_counter()
@@ -288,13 +486,19 @@ def run(*, log: Log, devices: int | None = None, seconds: int | None = None, bac
         device_ids = sorted(keys.values())
         _clear(db, device_ids)
         before = _count(db)
-        if path == "inprocess":
-            elapsed, lat, pipeline = _inprocess(db, chunks, log)
-        elif path == "http":
-            elapsed, lat, pipeline = _http_path(db, chunks, log)
-        else:
-            elapsed, lat, pipeline = _mqtt_path(db, chunks, log, mqtt_url, before + values)
+        rollups = _Rollups(db)
+        try:
+            if path == "inprocess":
+                elapsed, lat, pipeline = _inprocess(db, chunks, log)
+            elif path == "http":
+                elapsed, lat, pipeline = _http_path(db, chunks, log)
+            else:
+                elapsed, lat, pipeline = _mqtt_path(db, chunks, log, mqtt_url, before + values)
+        finally:
+            catch_up_s = rollups.finish()
+        elapsed += catch_up_s
         stored = _count(db) - before
+        rolled_up = _rolled_up(db, device_ids)
         with db.session() as s:
             dead = s.scalar(sa.select(sa.func.count()).select_from(DeadLetter)) or 0
         state = deep_size(pipeline.cache._entries) if pipeline is not None else 0  # noqa: SLF001
@@ -308,8 +512,9 @@ def run(*, log: Log, devices: int | None = None, seconds: int | None = None, bac
         result = {
             "benchmark": "ingest", "backend": db.dialect, "path": path, "devices": len(keys),
             "seconds": seconds, "batch": batch, "messages": len(readings), "values": values, "stored": stored,
-            "lost": values - stored, "dead_letters": dead, "counts": "values (rows of reading), not messages",
-            "elapsed_s": round(elapsed, 3),
+            "lost": values - stored, "rolled_up": rolled_up, "dead_letters": dead, "counts": "values (rows of reading), not messages",
+            "elapsed_s": round(elapsed, 3), "rollup_catch_up_s": round(catch_up_s, 3),
+            "rollup_steps": rollups.worker.steps,
             "readings_per_s": round(readings_per_s, 1),
             "messages_per_s": round(len(readings) / elapsed, 1) if elapsed else 0.0,
             "raw_insert_per_s": round(raw_per_s, 1),
@@ -321,9 +526,14 @@ def run(*, log: Log, devices: int | None = None, seconds: int | None = None, bac
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "state_bytes_per_device": round(state / cached, 1) if cached else 0.0,
         }
+        if path == "mqtt":
+            result["broker"] = ("a private mosquitto: " + BROKER_CONF.split("\n", 1)[1].strip().replace("\n", "; ")
+                                if broker is not None else mqtt_url)
         if backend and backend != "sqlite":
             _clear(db, device_ids)
         return result
     finally:
+        if broker is not None:
+            broker.close()
         db.dispose()
         cleanup()

@@ -2,7 +2,8 @@
 
 ``reading`` is keyed by (device, quantity, timestamp), so a replayed reading is stored once; a partial
 unique index on (device, quantity, msg_id) makes a re-sent message idempotent even if re-stamped. The
-roll-up and latest tables are kept by SQL upserts inside the same transaction as the raw rows.
+latest table is kept by SQL upserts inside the same transaction as the raw rows; the roll-ups by a
+worker that folds the raw rows after a watermark (``sensing.rollup``).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class ReadingRollup(Base):
 
     device_id: Mapped[int] = mapped_column(sa.ForeignKey("device.id", ondelete="CASCADE"))
     quantity: Mapped[str] = mapped_column(sa.String(40))
-    bucket: Mapped[str] = mapped_column(sa.String(4))  # "10m" or "1h" (pipeline.BUCKETS)
+    bucket: Mapped[str] = mapped_column(sa.String(4))  # "10m" or "1h" (rollup.BUCKETS)
     bucket_start: Mapped[datetime]
     min: Mapped[float] = mapped_column(sa.Float)
     max: Mapped[float] = mapped_column(sa.Float)
@@ -135,3 +136,12 @@ class DeadLetter(Base):
     payload: Mapped[str] = mapped_column(sa.Text)
     reason: Mapped[str] = mapped_column(sa.String(40), index=True)
     device_id: Mapped[int | None] = mapped_column(sa.ForeignKey("device.id", ondelete="SET NULL"), index=True)
+
+
+class RollupWatermark(Base):
+    """Up to which raw row (rowid on SQLite, ``reading.seq`` on PostgreSQL) the roll-ups hold (``sensing.rollup``)."""
+
+    __tablename__ = "rollup_watermark"
+
+    name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(sa.BigInteger)

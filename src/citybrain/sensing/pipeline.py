@@ -8,11 +8,12 @@ them as duplicates) and may fill the next stage's input, so each can be tested a
 An item is a message (one device, one timestamp, one or more values) and is stored whole or not at
 all. Good items of a batch are stored even when others are rejected. Storage is one statement per
 table per batch; idempotency lives in the database (primary key device+quantity+ts, unique
-device+quantity+msg_id), and the latest values and roll-ups are SQL upserts, so concurrent or
-replayed batches stay correct. The raw insert's RETURNING names the rows really inserted; only those
-reach the roll-ups. Per value the database writes the raw row and a 10-minute and an hour roll-up
-row (merged when a batch holds several readings of one bucket), plus one latest row per device and
-quantity, which also counts how many readings in a row carried the latest value (``repeats``).
+device+quantity+msg_id), and the latest values are an SQL upsert, so concurrent or replayed batches
+stay correct. The raw insert's RETURNING names the rows really inserted; only those reach the latest
+values. Per value the database writes the raw row, plus one latest row per device and quantity, which
+also counts how many readings in a row carried the latest value (``repeats``). The 10-minute and hour
+roll-ups are folded from the raw rows after a watermark by ``sensing.rollup`` (off this path; only
+rows really inserted ever count there too).
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ from citybrain.core.bus import Bus
 from citybrain.core.clock import Clock
 from citybrain.core.database import Database
 from citybrain.sensing.models import DeadLetter, Device, DeviceTypeRow
+from citybrain.sensing.rollup import hold_back_horizon
 from citybrain.sensing.types import DEVICE_TYPES, DeviceType
 
 ACCEPTED_SUBJECT = "readings.accepted"
 MAX_FUTURE = timedelta(minutes=5)
-BUCKETS: tuple[tuple[str, int], ...] = (("10m", 600), ("1h", 3600))
 VALUE_KEY = ""  # a reading's single "value" before its type names the quantity
 
 # Stable reason codes; the message of each rejection says more about the one item.
@@ -128,6 +129,7 @@ class Batch:
     lookup: Lookup = lambda keys: {}
     types: dict[str, DeviceType] = field(default_factory=lambda: dict(DEVICE_TYPES))
     session: Session | None = None
+    last_seen: bool = True  # store moves device.last_seen_at (else the roll-up worker does, from received_at)
     items: list[Item] = field(default_factory=list)
     rejected: list[tuple[Item, Rejection]] = field(default_factory=list)
     duplicates: int = 0
@@ -279,28 +281,29 @@ def _check_values(item: Item, dtype: DeviceType | None) -> tuple[str, str, str] 
 
 def dedupe(batch: Batch) -> None:
     """Drop repeats inside the batch (same device+quantity+ts, or same device+quantity+msg_id)."""
-    by_ts: dict[tuple[int, datetime], set[str]] = {}  # quantities seen per device and instant
-    by_msg: dict[tuple[int, str], set[str]] = {}  # ... and per device and message
+    # quantities seen per device and instant, and per device and message: the first item's values dict
+    # stands for its set of quantities until a second item collides (the rare case copies it to a set)
+    by_ts: dict[tuple[int, datetime], Any] = {}
+    by_msg: dict[tuple[int, str], Any] = {}
     keep: list[Item] = []
     for item in batch.items:
         assert item.device is not None and item.ts is not None
         d = item.device.id
         k1 = (d, item.ts)
         k2 = (d, item.msg_id) if item.msg_id else None
-        seen1 = by_ts.get(k1)
-        seen2 = by_msg.get(k2) if k2 is not None else None
-        if seen1 is None and seen2 is None:  # the common case: a new message
-            by_ts[k1] = set(item.values)
+        if k1 not in by_ts and (k2 is None or k2 not in by_msg):  # the common case: a new message
+            by_ts[k1] = item.values
             if k2 is not None:
-                by_msg[k2] = set(item.values)
+                by_msg[k2] = item.values
             keep.append(item)
             continue
-        seen1 = by_ts.setdefault(k1, set())
-        seen2 = by_msg.setdefault(k2, set()) if k2 is not None else set()
+        seen1 = by_ts[k1] = set(by_ts.get(k1, ()))
+        seen2 = set(by_msg.get(k2, ())) if k2 is not None else set()
+        if k2 is not None:
+            by_msg[k2] = seen2
         fresh = {q: v for q, v in item.values.items() if q not in seen1 and q not in seen2}
         seen1.update(fresh)
-        if k2 is not None:
-            seen2.update(fresh)
+        seen2.update(fresh)
         if not fresh:
             batch.duplicates += 1
             continue
@@ -313,8 +316,9 @@ def _table(model: Any) -> sa.Table:
     return model.__table__  # type: ignore[no-any-return]
 
 
-# The hot statements are written once per dialect and sent with multi-row VALUES straight to the
-# driver: SQLAlchemy's per-value bind processing cost more than the database's own work. Values are
+# The hot statements are written once per dialect and sent straight to the driver (SQLite: one prepared
+# statement stepped per row, or multi-row VALUES; PostgreSQL: column arrays through unnest):
+# SQLAlchemy's per-value bind processing cost more than the database's own work. Values are
 # bound exactly as the ``UTCDateTime`` column type would bind them (naive UTC text on SQLite).
 
 _READING_SQL_PLAIN = ("INSERT INTO reading (device_id, quantity, ts, value, msg_id, received_at) VALUES {values} "
@@ -328,15 +332,6 @@ _LATEST_SQL = ("INSERT INTO reading_latest (device_id, quantity, ts, value, repe
 _LATEST_CONTINUES = _LATEST_SQL.replace("{repeats}", "CASE WHEN reading_latest.value = excluded.value "
                                         "THEN reading_latest.repeats + excluded.repeats ELSE excluded.repeats END")
 _LATEST_RESTARTS = _LATEST_SQL.replace("{repeats}", "excluded.repeats")
-_ROLLUP_SQL = ("INSERT INTO reading_rollup (device_id, quantity, bucket, bucket_start, min, max, sum, count, last, "
-               "last_ts) VALUES {values} "
-               "ON CONFLICT (device_id, quantity, bucket, bucket_start) DO UPDATE SET "
-               "min = {least}(reading_rollup.min, excluded.min), max = {greatest}(reading_rollup.max, excluded.max), "
-               "sum = reading_rollup.sum + excluded.sum, count = reading_rollup.count + excluded.count, "
-               "last = CASE WHEN excluded.last_ts >= reading_rollup.last_ts THEN excluded.last "
-               "ELSE reading_rollup.last END, "
-               "last_ts = CASE WHEN excluded.last_ts >= reading_rollup.last_ts THEN excluded.last_ts "
-               "ELSE reading_rollup.last_ts END")
 _ROWS_PER_STATEMENT = 1000
 
 
@@ -364,35 +359,50 @@ def _statement(template: str, dialect: _Dialect, rows: int, width: int) -> str:
     return sql
 
 
+# PostgreSQL takes a batch as one array per column: one short statement, planned once, whatever the size.
+_PG_TYPES = {"reading": ("integer", "varchar", "timestamptz", "float8", "varchar", "timestamptz"),
+             "reading_latest": ("integer", "varchar", "timestamptz", "float8", "integer")}
+
+
+def _unnest(template: str) -> str:
+    sql = _SQL_CACHE.get((template, "unnest", 0, 0))
+    if sql is None:
+        table = template.split()[2]
+        arrays = ", ".join(f"%s::{t}[]" for t in _PG_TYPES[table])
+        sql = _SQL_CACHE[(template, "unnest", 0, 0)] = template.format(
+            values="", least="least", greatest="greatest").replace(" VALUES ", f" SELECT * FROM unnest({arrays}) ")
+    return sql
+
+
 def _bulk(conn: Any, template: str, dialect: _Dialect, rows: list[tuple[Any, ...]], *,
           fetch: bool = False) -> list[Any]:
-    """One multi-row statement per chunk (insertmanyvalues by hand); returns RETURNING rows if ``fetch``."""
+    """One statement per batch (SQLite: per chunk); returns the RETURNING rows if ``fetch``."""
     out: list[Any] = []
     if not rows:
         return out
     width = len(rows[0])
-    if not fetch and dialect.text_ts:  # SQLite: one prepared statement, stepped per row
+    if not dialect.text_ts:  # PostgreSQL: the rows as column arrays
+        result = conn.exec_driver_sql(_unnest(template), tuple(list(c) for c in zip(*rows, strict=True)))
+        return list(result.fetchall()) if fetch else out
+    if not fetch:  # SQLite: one prepared statement, stepped per row
         conn.exec_driver_sql(_statement(template, dialect, 1, width), rows)
         return out
     per = max(1, min(_ROWS_PER_STATEMENT, dialect.max_params // width))
     for start in range(0, len(rows), per):
         part = rows[start:start + per]
         params = tuple([v for row in part for v in row])
-        result = conn.exec_driver_sql(_statement(template, dialect, len(part), width), params)
-        if fetch:
-            out.extend(result.fetchall())
+        out.extend(conn.exec_driver_sql(_statement(template, dialect, len(part), width), params).fetchall())
     return out
 
 
 class _Stamps:
-    """Each distinct timestamp of a batch converted once: bound value and epoch seconds."""
+    """Each distinct timestamp of a batch converted once to its bound value."""
 
-    __slots__ = ("text", "bound", "epoch")
+    __slots__ = ("text", "bound")
 
     def __init__(self, text: bool) -> None:
         self.text = text
         self.bound: dict[datetime, Any] = {}
-        self.epoch: dict[datetime, float] = {}
 
     def bind(self, ts: datetime) -> Any:
         b = self.bound.get(ts)
@@ -402,15 +412,9 @@ class _Stamps:
             self.bound[ts] = b
         return b
 
-    def seconds(self, ts: datetime) -> float:
-        e = self.epoch.get(ts)
-        if e is None:
-            e = self.epoch[ts] = ts.timestamp()
-        return e
-
 
 def store(batch: Batch) -> None:
-    """Raw rows (conflicts ignored), then latest values and roll-ups from the rows really inserted."""
+    """Raw rows (conflicts ignored), then latest values from the rows really inserted (roll-ups: ``rollup``)."""
     session = batch.session
     assert session is not None, "store needs a session"
     if batch.rejected:
@@ -435,9 +439,11 @@ def store(batch: Batch) -> None:
         d, ts, m = i.device.id, bind(i.ts), i.msg_id
         for q, v in i.values.items():
             rows.append((d, q, ts, v, m, received))
-    seen_ids = sorted({i.device.id for i in items if i.device})
-    dev = _table(Device)
-    session.execute(sa.update(dev).where(dev.c.id.in_(seen_ids)).values(last_seen_at=batch.now))
+    if batch.last_seen:
+        seen_ids = sorted({i.device.id for i in items if i.device})
+        dev = _table(Device)
+        session.execute(sa.update(dev).where(dev.c.id.in_(seen_ids)).values(last_seen_at=batch.now))
+    hold_back_horizon(conn)
     if dialect.text_ts and _insert_all_new(conn, rows):
         stored = rows
         batch.accepted.extend(items)
@@ -445,7 +451,6 @@ def store(batch: Batch) -> None:
         stored = _insert_returning(conn, dialect, rows, batch, bind)
     if stored:
         _upsert_latest(conn, dialect, stored)
-        _upsert_rollups(conn, dialect, stored, {b: stamps.seconds(t) for t, b in stamps.bound.items()}, bind)
 
 
 def _insert_all_new(conn: Any, rows: list[tuple[Any, ...]]) -> bool:
@@ -508,39 +513,6 @@ def _upsert_latest(conn: Any, dialect: _Dialect, rows: list[tuple[Any, ...]]) ->
         (continues if n == len(g) else restarts).append((d, q, ts, v, n))
     _bulk(conn, _LATEST_CONTINUES, dialect, continues)
     _bulk(conn, _LATEST_RESTARTS, dialect, restarts)
-
-
-def _upsert_rollups(conn: Any, dialect: _Dialect, rows: list[tuple[Any, ...]], epoch: dict[Any, float],
-                    bind: Callable[[datetime], Any]) -> None:
-    """10-minute and hour buckets of the stored rows, aggregated per bucket, merged into the table by upsert."""
-    out: list[tuple[Any, ...]] = []
-    for bucket, seconds in BUCKETS:
-        bound: dict[int, Any] = {}  # a batch spans few buckets (but may hold many distinct timestamps)
-        start_of = {}
-        for ts, e in epoch.items():
-            n = math.floor(e / seconds)
-            b = bound.get(n)
-            if b is None:
-                b = bound[n] = bind(datetime.fromtimestamp(n * seconds, UTC))
-            start_of[ts] = b
-        agg: dict[tuple[int, str, Any], list[Any]] = {}
-        get = agg.get
-        for d, q, ts, v, _m, _r in rows:
-            k = (d, q, start_of[ts])
-            a = get(k)
-            if a is None:
-                agg[k] = [v, v, v, 1, v, ts]
-                continue
-            if v < a[0]:
-                a[0] = v
-            if v > a[1]:
-                a[1] = v
-            a[2] += v
-            a[3] += 1
-            if ts >= a[5]:
-                a[4], a[5] = v, ts
-        out += [(d, q, bucket, start, *a) for (d, q, start), a in agg.items()]
-    _bulk(conn, _ROLLUP_SQL, dialect, out)
 
 
 # -- device and type caches --------------------------------------------------------------------------
@@ -621,8 +593,12 @@ class Pipeline:
 
     STAGES: tuple[Stage, ...] = (decode, validate, dedupe, store)
 
-    def __init__(self, database: Database, clock: Clock, bus: Bus | None = None, *, cache_ttl_s: float = 60.0) -> None:
+    def __init__(self, database: Database, clock: Clock, bus: Bus | None = None, *, cache_ttl_s: float = 60.0,
+                 last_seen_inline: bool = True) -> None:
+        """``last_seen_inline=False`` leaves ``device.last_seen_at`` to the roll-up worker (``sensing.rollup``),
+        a step later: at 100,000 devices rewriting a device row per message is a large share of each batch."""
         self.database, self.clock, self.bus = database, clock, bus
+        self.last_seen_inline = last_seen_inline
         self.cache = DeviceCache(ttl_s=cache_ttl_s)
         self._types: tuple[dict[str, DeviceType], float] | None = None
 
@@ -635,7 +611,8 @@ class Pipeline:
         """Run the stages in one transaction; returns counts and one rejection per refused item."""
         with self.database.session() as session:
             batch = Batch(list(items), source, self.clock.now(), device_key,
-                          lookup=partial(self.cache.lookup, session), types=self.types(session), session=session)
+                          lookup=partial(self.cache.lookup, session), types=self.types(session), session=session,
+                          last_seen=self.last_seen_inline)
             for stage in self.STAGES:
                 stage(batch)
         return batch.result()

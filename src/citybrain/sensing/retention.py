@@ -6,6 +6,11 @@ large backlog never holds one huge transaction or lock. On PostgreSQL, whole mon
 visited); the rows left in younger partitions are then deleted per type. Raw readings of devices
 whose type is not in ``types`` are kept until their partition is dropped.
 
+Raw rows are deleted only once the roll-up worker has folded them: ``prune`` (a dry run too) first
+brings the roll-ups up to date (``rollup.catch_up``) and never deletes a raw row after the watermark;
+each delete of raw rows lowers the SQLite watermark to the largest rowid left (``rollup.after_delete``)
+in its own transaction, so a rowid handed out again is always after the watermark.
+
 ``RetentionService`` runs ``ensure_partitions`` and ``prune`` at start-up and then hourly, in a thread.
 """
 
@@ -23,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from citybrain.core.clock import Clock
 from citybrain.core.database import Database
-from citybrain.sensing import partitions
+from citybrain.sensing import partitions, rollup
 from citybrain.sensing.models import DeadLetter, Device, Reading, ReadingRollup
 from citybrain.sensing.pipeline import load_types
 from citybrain.sensing.types import DEFAULT_RAW_RETENTION_DAYS, DeviceType
@@ -52,10 +57,20 @@ def _drain(session: Session, key: tuple[sa.ColumnElement[Any], ...], where: sa.C
         chosen = sa.select(*key).where(where).limit(batch_size)
         result = session.execute(sa.delete(table).where(sa.tuple_(*key).in_(chosen)))
         n = int(result.rowcount)  # type: ignore[attr-defined]
+        if table is _reading:
+            rollup.after_delete(session)
         session.commit()
         total += n
         if n < batch_size:
             return total
+
+
+def _folded(session: Session, position: int) -> sa.ColumnElement[bool]:
+    """Raw rows numbered up to ``position``: what the roll-ups hold."""
+    if session.get_bind().dialect.name == "postgresql":
+        seq = sa.literal_column("reading.seq")
+        return sa.or_(seq.is_(None), seq <= position)  # NULL: stored (and rolled up) before migration 0007
+    return sa.literal_column("reading.rowid") <= position
 
 
 def prune(session: Session, now: datetime, *, types: dict[str, DeviceType], dry_run: bool = False,
@@ -68,6 +83,8 @@ def prune(session: Session, now: datetime, *, types: dict[str, DeviceType], dry_
     """
     out: dict[str, Any] = {"reading": {}, "reading_rollup": {}, "dead_letter": 0, "partitions_dropped": [],
                            "dry_run": dry_run}
+    rollup.catch_up(session.get_bind())  # fold every raw row stored so far (a dry run too: it only adds roll-ups)
+    folded = _folded(session, rollup.watermark(session))
     longest = max((t.raw_retention_days for t in types.values()), default=DEFAULT_RAW_RETENTION_DAYS)
     boundary = now - timedelta(days=longest)
     old = [p for p in partitions.monthly(session.connection()) if p.end <= boundary]
@@ -83,7 +100,7 @@ def prune(session: Session, now: datetime, *, types: dict[str, DeviceType], dry_
     for key, dtype in sorted(types.items()):
         devices = sa.select(_device.c.id).where(_device.c.type_key == key).scalar_subquery()
         where = sa.and_(_reading.c.device_id.in_(devices),
-                        _reading.c.ts < now - timedelta(days=dtype.raw_retention_days))
+                        _reading.c.ts < now - timedelta(days=dtype.raw_retention_days), folded)
         out["reading"][key] = _drain(session, (_reading.c.device_id, _reading.c.quantity, _reading.c.ts), where,
                                      table=_reading, dry_run=dry_run, batch_size=batch_size, extra=skip)
     for bucket, days in ROLLUP_RETENTION_DAYS.items():

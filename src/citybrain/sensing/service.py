@@ -6,8 +6,10 @@ city-wide) is a WHERE clause, and a hidden asset or device is reported as not fo
 
 from __future__ import annotations
 
+import functools
 import hmac
 import math
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,13 +19,16 @@ from sqlalchemy.orm import Session
 
 from citybrain.auth.permissions import Principal, department_scope
 from citybrain.core.clock import isoformat_z
+from citybrain.core.database import UTCDateTime
 from citybrain.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from citybrain.core.ids import hash_token, new_token
 from citybrain.geo import spatial
 from citybrain.org import service as org_service
 from citybrain.org.models import Enterprise
+from citybrain.sensing import rollup
 from citybrain.sensing.models import Asset, Device, DeviceTypeRow, Reading, ReadingLatest, ReadingRollup
-from citybrain.sensing.pipeline import BUCKETS, DeviceInfo, invalidate_device, load_types
+from citybrain.sensing.pipeline import DeviceInfo, invalidate_device, load_types
+from citybrain.sensing.rollup import BUCKETS
 from citybrain.sensing.types import ASSET_CLASS_DEPARTMENTS, DEVICE_TYPES, DeviceType
 
 MAX_RAW = 50_000
@@ -422,12 +427,13 @@ def _aggregate(session: Session, table: sa.Table, key: dict[str, Any], t0: str, 
                step: float, start: datetime, end: datetime) -> list[Any]:
     """Rows of ``table`` (``key`` and ``t0`` in [start, end)) merged into steps by the database, oldest first.
 
-    One row per step: its index, min/max envelope, sum, count, and last value (the value of the step's
-    newest source row, found again through the primary key). Both scans follow the primary key.
+    One row per step: its index, min/max envelope, sum, count, last value and its time in epoch seconds
+    (of the step's newest source row, found again through the primary key). Both scans follow the
+    primary key. ``cols`` names min, max, sum, count, last and last timestamp in ``table``.
     """
     dialect = session.get_bind().dialect.name
     src, again = table.alias("src"), table.alias("again")
-    mn, mx, sm, cnt, _last = (src.c[c] if isinstance(c, str) else c for c in cols)
+    mn, mx, sm, cnt = (src.c[c] if isinstance(c, str) else c for c in cols[:4])
     ts = src.c[t0]
     k = (_epoch_sql(ts, dialect) - base) / step
     k = sa.cast(k, sa.Integer) if dialect == "sqlite" else sa.func.floor(k)  # k >= 0: a cast floors it
@@ -436,10 +442,50 @@ def _aggregate(session: Session, table: sa.Table, key: dict[str, Any], t0: str, 
          .where(*(src.c[c] == v for c, v in key.items()), ts >= start, ts < end)
          .group_by(sa.literal_column("step_k")).subquery("g"))
     return list(session.execute(
-        sa.select(g.c.step_k, g.c.mn, g.c.mx, g.c.sm, g.c.cnt, again.c[cols[4]])
+        sa.select(g.c.step_k, g.c.mn, g.c.mx, g.c.sm, g.c.cnt, again.c[cols[4]], _epoch_sql(again.c[cols[5]], dialect))
         .join(again, sa.and_(*(again.c[c] == v for c, v in key.items()), again.c[t0] == g.c.t_last))
         .order_by(g.c.step_k)
     ))
+
+
+def _pending(session: Session, position: int, device_id: int, quantity: str, start: datetime,
+             end: datetime) -> list[Any]:
+    """Raw (ts, value) of one stream in [start, end) stored after the roll-up watermark ``position``."""
+    from_, after = rollup.pending_filter(session, position)
+    stmt = sa.text(f"SELECT ts, value FROM {from_} WHERE {after} AND device_id = :d AND quantity = :q "  # noqa: S608
+                   "AND ts >= :s AND ts < :e").bindparams(  # from_ and after are built from constants and an int
+        sa.bindparam("s", type_=UTCDateTime()), sa.bindparam("e", type_=UTCDateTime()),
+    ).columns(sa.column("ts", UTCDateTime()), sa.column("value", sa.Float()))
+    return list(session.execute(stmt, {"d": device_id, "q": quantity, "s": start, "e": end}))
+
+
+def _fold_pending(steps: list[Any], pending: list[Any], base: float, step: float) -> list[Any]:
+    """Raw rows the worker has not folded yet, merged into the steps read from the roll-ups."""
+    if not pending:
+        return steps
+    merged = {int(k): list(rest) for k, *rest in steps}
+    for ts, v in pending:
+        e = _epoch(ts)
+        k = math.floor((e - base) / step)
+        p = merged.get(k)
+        if p is None:
+            merged[k] = [v, v, v, 1, v, e]
+            continue
+        p[0], p[1], p[2], p[3] = min(p[0], v), max(p[1], v), p[2] + v, p[3] + 1
+        if e > p[5]:
+            p[4], p[5] = v, e
+    return [(k, *p) for k, p in sorted(merged.items())]
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_day(days: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(days * 86400))
+
+
+def _iso_whole(seconds: float) -> str:
+    """``isoformat_z`` of a whole second since 1970 (roll-up steps are whole minutes), without a datetime."""
+    days, rem = divmod(int(seconds), 86400)
+    return f"{_iso_day(days)}T{rem // 3600:02d}:{rem // 60 % 60:02d}:{rem % 60:02d}Z"
 
 
 def series(
@@ -451,6 +497,8 @@ def series(
     The source is the coarsest roll-up that still gives at least points/2 buckets over the window (raw
     rows when even 10-minute buckets are too coarse). When a source row is one step it is read as is;
     otherwise the database merges the rows into equal steps, so Python never loops over the raw rows.
+    Roll-ups hold the raw rows up to the worker's watermark (``sensing.rollup``); the few stored after
+    it are read raw, from the same consistent view, and merged in, so the newest data is always there.
     """
     quantity, unit = _quantity_or_raise(session, device, quantity)
     start, end = _window(now, start, end)
@@ -465,26 +513,32 @@ def series(
     step = (_epoch(end) - base) / points  # so that [base, end) splits into at most ``points`` steps
     if source_s:
         step = math.ceil(step / source_s) * source_s  # whole source buckets per step
-    out: list[dict[str, Any]] = []
-    r = ReadingRollup
-    if source_s and step == source_s:  # one roll-up row per point (a primary-key range)
-        for t0, mn, mx, sm, cnt, last in session.execute(
-            sa.select(r.bucket_start, r.min, r.max, r.sum, r.count, r.last)
-            .where(r.device_id == device.id, r.quantity == quantity, r.bucket == source,
-                   r.bucket_start >= datetime.fromtimestamp(base, UTC), r.bucket_start < end)
-            .order_by(r.bucket_start)
-        ):
-            out.append({"t": isoformat_z(t0), "avg": sm / cnt, "min": mn, "max": mx, "last": last, "count": cnt})
+    key: dict[str, Any] = {"device_id": device.id, "quantity": quantity}
+    r = _table(ReadingRollup)
+    if not source_s:
+        rows = _aggregate(session, _table(Reading), key, "ts",
+                          ("value", "value", "value", sa.literal(1), "value", "ts"), base, step, start, end)
+        iso = [isoformat_z(datetime.fromtimestamp(base + int(row[0]) * step, UTC)) for row in rows]
     else:
-        key: dict[str, Any] = {"device_id": device.id, "quantity": quantity}
-        if source_s:
-            rows = _aggregate(session, _table(r), key | {"bucket": source}, "bucket_start",
-                              ("min", "max", "sum", "count", "last"), base, step,
-                              datetime.fromtimestamp(base, UTC), end)
-        else:
-            rows = _aggregate(session, _table(Reading), key, "ts", ("value", "value", "value", sa.literal(1), "value"),
-                              base, step, start, end)
-        out = [{"t": isoformat_z(datetime.fromtimestamp(base + int(k) * step, UTC)), "avg": sm / cnt, "min": mn,
-                "max": mx, "last": last, "count": int(cnt)} for k, mn, mx, sm, cnt, last in rows]
+        first = datetime.fromtimestamp(base, UTC)
+        covered = datetime.fromtimestamp(math.ceil(_epoch(end) / source_s) * source_s, UTC)  # the last bucket's end
+        with rollup.consistent_read(session) as position:
+            pending = _pending(session, position, device.id, quantity, first, covered)
+            if step == source_s:  # one roll-up row per point (a primary-key range), timestamps left to SQL
+                dialect = session.get_bind().dialect.name
+                last_ts = _epoch_sql(r.c.last_ts, dialect) if pending else sa.null()
+                rows = [(round((t0 - base) / step), *rest) for t0, *rest in session.execute(
+                    sa.select(_epoch_sql(r.c.bucket_start, dialect), r.c.min, r.c.max, r.c.sum, r.c.count, r.c.last,
+                              last_ts)
+                    .where(r.c.device_id == device.id, r.c.quantity == quantity, r.c.bucket == source,
+                           r.c.bucket_start >= first, r.c.bucket_start < end)
+                    .order_by(r.c.bucket_start)).all()]
+            else:
+                rows = _aggregate(session, r, key | {"bucket": source}, "bucket_start",
+                                  ("min", "max", "sum", "count", "last", "last_ts"), base, step, first, end)
+        rows = _fold_pending(rows, pending, base, step)
+        iso = [_iso_whole(base + int(row[0]) * step) for row in rows]
+    out = [{"t": t, "avg": sm / cnt, "min": mn, "max": mx, "last": last, "count": int(cnt)}
+           for t, (_k, mn, mx, sm, cnt, last, _last_ts) in zip(iso, rows, strict=True)]
     return {"device_id": device.id, "key": device.key, "quantity": quantity, "unit": unit, "source": source,
             "step_s": step, "start": isoformat_z(start), "end": isoformat_z(end), "points": out}

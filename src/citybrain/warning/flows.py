@@ -15,6 +15,7 @@ so a restart carries on where it stopped.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -28,6 +29,8 @@ from sqlalchemy.orm import Session
 from citybrain.core.bus import Bus, Subscription
 from citybrain.core.clock import Clock
 from citybrain.core.database import Database
+from citybrain.incident import tasks_service
+from citybrain.incident.flows import auto_incident_from_warning
 from citybrain.org.models import Department
 from citybrain.sensing.models import Asset, Device
 from citybrain.sensing.pipeline import ACCEPTED_SUBJECT
@@ -164,7 +167,7 @@ class WarningHost:
         rules = rules_service.enabled_rules(session=session)
         if force:
             row = session.get(EngineState, STATE_KEY)
-            snapshot = row.snapshot if row is not None else None
+            snapshot = _decode(row.snapshot) if row is not None else None
         else:
             snapshot = self.engine.snapshot()
         kwargs = {"known_types": rules_service.known_types(), "units": rules_service.units()}
@@ -188,7 +191,7 @@ class WarningHost:
         now = self.clock.now()
         with self.database.session() as session:
             row = session.get(EngineState, STATE_KEY)
-            snap = self.engine.snapshot()
+            snap = _encode(self.engine.snapshot())
             if row is None:
                 session.add(EngineState(key=STATE_KEY, snapshot=snap, saved_at=now))
             else:
@@ -234,6 +237,8 @@ class WarningHost:
         now = self.clock.now()
         with self.database.session() as session:
             applied = service.apply_signals(session=session, signals=signals, now=now, directory=self.directory)
+            for w in applied.warnings:  # rules marked auto_incident open (or link) an incident at once
+                auto_incident_from_warning(session, w, now)
             codes = service.department_codes(session=session)
             changed = [service.as_dict(w, departments=codes) for w in applied.warnings]
             session.commit()
@@ -299,6 +304,7 @@ class WarningHost:
                 service.refresh_suppression(session=session, now=now)
                 self._last_suppression = time.monotonic()
             outbox.plan(session=session, now=now)
+            tasks_service.escalate_overdue_tasks(session=session, now=now)
             if escalated:
                 codes = service.department_codes(session=session)
                 changed = [_wire(service.as_dict(w, departments=codes)) for w in escalated]
@@ -308,6 +314,20 @@ class WarningHost:
     def _deliver(self) -> dict[str, int]:
         assert self.notifier_factory is not None
         return outbox.deliver(database=self.database, now=self.clock.now, make=self.notifier_factory)
+
+
+def _encode(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Detector states may hold NaN and infinities, which JSON text allows and PostgreSQL's JSONB refuses."""
+    return {"encoding": "json-text", "data": json.dumps(snapshot, separators=(",", ":"))}
+
+
+def _decode(stored: dict[str, Any]) -> dict[str, Any] | None:
+    if stored.get("encoding") == "json-text":
+        try:
+            return json.loads(stored["data"])  # type: ignore[no-any-return]
+        except (ValueError, KeyError, TypeError):
+            return None
+    return stored or None
 
 
 def _wire(d: dict[str, Any]) -> dict[str, Any]:
