@@ -6,6 +6,8 @@ works on both; dialect differences stay in this module and in ``citybrain.geo.sp
 
 from __future__ import annotations
 
+import threading
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -84,6 +86,18 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time; writers of this process queue here and wake at once, instead of
+        # meeting in SQLite's busy handler, which sleeps up to 100 ms between tries.
+        self._write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the process's SQLite write turn around a writing unit of work (a no-op on PostgreSQL)."""
+        if self._write_lock is None:
+            yield
+            return
+        with self._write_lock:
+            yield
 
     @property
     def dialect(self) -> str:

@@ -609,7 +609,7 @@ class Pipeline:
 
     def ingest(self, items: list[Any], *, source: str, device_key: str | None = None) -> IngestResult:
         """Run the stages in one transaction; returns counts and one rejection per refused item."""
-        with self.database.session() as session:
+        with self.database.writing(), self.database.session() as session:
             batch = Batch(list(items), source, self.clock.now(), device_key,
                           lookup=partial(self.cache.lookup, session), types=self.types(session), session=session,
                           last_seen=self.last_seen_inline)

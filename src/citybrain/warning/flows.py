@@ -35,7 +35,7 @@ from citybrain.org.models import Department
 from citybrain.sensing.models import Asset, Device
 from citybrain.sensing.pipeline import ACCEPTED_SUBJECT
 from citybrain.warning import notify, outbox, service
-from citybrain.warning.config import load_config
+from citybrain.warning.config import EngineConfig, load_config
 from citybrain.warning.models import EngineState
 from citybrain.warning.notify.base import Notifier
 from citybrain.warning.rules import RuleEngine
@@ -122,6 +122,8 @@ class WarningHost:
                       "ticks": 0, "errors": 0}
         self._last_snapshot = 0.0
         self._last_suppression = 0.0
+        self.config: EngineConfig | None = None  # routing / inhibition / escalation, reloaded every tick
+        self.codes: dict[int, str] = {}  # department id -> code
         self.event_time: datetime | None = None  # newest reading time seen
         self.event_seen_at: datetime | None = None  # wall-clock time when it was seen
 
@@ -158,6 +160,8 @@ class WarningHost:
     def _load(self) -> None:
         with self.database.session() as session:
             self.contexts = load_contexts(session)
+            self.config = load_config(session=session)
+            self.codes = service.department_codes(session=session)
             self._rebuild(session, force=True)
 
     def _rebuild(self, session: Session, *, force: bool = False) -> bool:
@@ -235,11 +239,12 @@ class WarningHost:
 
     def _apply(self, signals: list[Signal]) -> list[dict[str, Any]]:
         now = self.clock.now()
-        with self.database.session() as session:
-            applied = service.apply_signals(session=session, signals=signals, now=now, directory=self.directory)
+        with self.database.writing(), self.database.session() as session:
+            applied = service.apply_signals(session=session, signals=signals, now=now, directory=self.directory,
+                                            config=self.config)
             for w in applied.warnings:  # rules marked auto_incident open (or link) an incident at once
                 auto_incident_from_warning(session, w, now)
-            codes = service.department_codes(session=session)
+            codes = self.codes or service.department_codes(session=session)
             changed = [service.as_dict(w, departments=codes) for w in applied.warnings]
             session.commit()
         return [_wire(d) for d in changed]
@@ -295,8 +300,9 @@ class WarningHost:
     def _housekeeping(self) -> list[dict[str, Any]]:
         now = self.clock.now()
         changed: list[dict[str, Any]] = []
-        with self.database.session() as session:
-            cfg = load_config(session=session)
+        with self.database.writing(), self.database.session() as session:
+            cfg = self.config = load_config(session=session)
+            self.codes = service.department_codes(session=session)
             escalated = service.escalate_due(session=session, now=now)
             for w in escalated:
                 outbox.plan_escalation(session=session, now=now, warning=w, targets=cfg.escalation_targets)
