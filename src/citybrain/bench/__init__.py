@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from citybrain.bench import ingest, nab, query, spatial
+from citybrain.bench import dispatch, ingest, nab, query, spatial
 from citybrain.bench import warning as warning_bench
 
 Benchmark = Callable[..., dict[str, Any]]
 
 BENCHMARKS: dict[str, tuple[str, Benchmark]] = {
+    "dispatch": ("nearest available units by travel time for 200 units on the central road graph vs. per-unit "
+                 "networkx Dijkstra", dispatch.run),
     "ingest": ("simulated fleet through the ingestion pipeline (in-process, HTTP or MQTT) vs. raw inserts",
                ingest.run),
     "nab": ("a streaming detector over the NAB corpus, scored by NAB's rules (optimised and shipped threshold)",
