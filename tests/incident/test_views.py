@@ -168,6 +168,10 @@ def test_units_recommend_dispatch_and_status(iadmin, database, clock):
         "body.status"}
     d = iadmin.get(f"{API}/incidents/{inc['id']}").json()["units"][0]
     assert d["dispatched_at"] < d["en_route_at"] < d["on_scene_at"] and d["cleared_at"] is None
+    report = iadmin.get(f"{API}/incidents/{inc['id']}/report", params={"lang": "en"})
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert unit["key"] in report.text and "6 min 0 s" in report.text  # dispatch → on scene, as measured
+    assert "情况报告" in iadmin.get(f"{API}/incidents/{inc['id']}/report").text
     r = iadmin.post(f"{API}/units", json={"key": "FE-99", "kind": "fire_engine", "lon": 121.4750, "lat": 31.2310})
     assert r.status_code == 201 and r.json()["department"] == "fire"
     r = iadmin.patch(f"{API}/units/{r.json()['id']}", json={"lon": 121.4760})

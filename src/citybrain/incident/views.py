@@ -337,3 +337,18 @@ def import_plan(body: PlanImport, request: Request, response: Response, principa
     set_audit(request, resource_type="incident_plan", resource_id=f"{plan.key}@{plan.version}",
               action="validate" if body.dry_run else "import")
     return _summary(plan)
+
+
+@router.get("/incidents/{incident_id}/report", response_class=Response,
+            responses={200: {"content": {"text/html": {}}, "description": "printable situation report"}})
+def situation_report(incident_id: int, principal: Permitted("incident:read"), session: DbSession, clock: ClockDep,
+                     lang: str = Query("zh-CN", pattern="^(zh-CN|en)$")) -> Response:
+    """The situation report (情况报告): phase times, units' turnout and travel against ETA, tasks against their
+    deadlines, and the timeline; printable (save as PDF from the browser)."""
+    from citybrain.incident.report import situation_report as render
+
+    now = clock.now()
+    inc = service.get_or_raise(session=session, principal=principal, incident_id=incident_id)
+    detail = _detail(session, inc, now).model_dump()
+    events = [service.event_dict(e) for e in service.timeline(session=session, incident=inc)]
+    return Response(render(detail, events, now=now, lang=lang), media_type="text/html; charset=utf-8")
