@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from citybrain.core.errors import FieldError, Invalid
@@ -352,3 +352,49 @@ def situation_report(incident_id: int, principal: Permitted("incident:read"), se
     detail = _detail(session, inc, now).model_dump()
     events = [service.event_dict(e) for e in service.timeline(session=session, incident=inc)]
     return Response(render(detail, events, now=now, lang=lang), media_type="text/html; charset=utf-8")
+
+
+# -- drills ------------------------------------------------------------------------------------------
+
+
+@router.get("/drills/scenarios")
+def drill_scenarios(_: Permitted("incident:read")) -> list[dict[str, Any]]:
+    """The shipped drill scenarios (start one with ``POST /drills``)."""
+    from citybrain.incident import drills
+
+    return [s.model_dump(mode="json") for s in drills.starter_scenarios().values()]
+
+
+@router.post("/drills", response_model=IncidentDetail, status_code=status.HTTP_201_CREATED)
+def start_drill(request: Request, principal: Permitted("incident:write"), session: DbSession, clock: ClockDep,
+                body: dict[str, Any] = Body(..., description='{"scenario": "<key>"} or {"yaml": "<scenario>"}')
+                ) -> IncidentDetail:
+    """Run a scenario through the live system as an exercise incident (演练)."""
+    from citybrain.incident import drills
+
+    if set(body) - {"scenario", "yaml"}:
+        raise Invalid("unknown field", errors=[FieldError(f"body.{sorted(set(body) - {'scenario', 'yaml'})[0]}",
+                                                          "unknown field")])
+    if isinstance(body.get("yaml"), str):
+        scenario = drills.parse_scenario(body["yaml"])
+    else:
+        known = drills.starter_scenarios()
+        key = body.get("scenario")
+        if key not in known:
+            raise Invalid(f"unknown scenario {key!r}", errors=[FieldError("body.scenario", f"one of {', '.join(known)}")])
+        scenario = known[key]
+    now = clock.now()
+    inc = drills.start(session=session, now=now, principal=principal, scenario=scenario)
+    set_audit(request, resource_type="incident", resource_id=inc.id, action="drill", scenario=scenario.key)
+    return _detail(session, inc, now)
+
+
+@router.post("/incidents/{incident_id}/after-action")
+def after_action(incident_id: int, request: Request, principal: Permitted("incident:act"), session: DbSession,
+                 clock: ClockDep) -> dict[str, Any]:
+    """A drill's after-action review: every task against its deadline; each gap becomes a corrective task."""
+    from citybrain.incident import drills
+
+    inc = service.get_or_raise(session=session, principal=principal, incident_id=incident_id)
+    set_audit(request, resource_type="incident", resource_id=inc.id, action="after_action")
+    return drills.after_action(session=session, now=clock.now(), principal=principal, incident=inc)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from citybrain.core.bus import Bus, Subscription
 from citybrain.core.clock import Clock
 from citybrain.core.database import Database
-from citybrain.incident import tasks_service
+from citybrain.incident import drills, tasks_service
 from citybrain.incident.flows import auto_incident_from_warning
 from citybrain.org.models import Department
 from citybrain.sensing.models import Asset, Device
@@ -311,6 +311,7 @@ class WarningHost:
                 self._last_suppression = time.monotonic()
             outbox.plan(session=session, now=now)
             tasks_service.escalate_overdue_tasks(session=session, now=now)
+            drills.play_due(session=session, now=now)
             if escalated:
                 codes = service.department_codes(session=session)
                 changed = [_wire(service.as_dict(w, departments=codes)) for w in escalated]

@@ -56,6 +56,8 @@ def _text(members: list[Warning], status: str, group: WarningGroup) -> tuple[str
     title_en = f"[{level.colour.capitalize()} warning {level.roman}] {top.summary_en or top.rule_key}{more_en}"
     body_zh = "\n".join(f"- {Level(w.level).name_zh} {w.summary_zh or w.rule_key}（{w.state}）" for w in members)
     body_en = "\n".join(f"- {Level(w.level).colour} {w.summary_en or w.rule_key} ({w.state})" for w in members)
+    if any(w.exercise for w in members):  # a drill's notifications say so before anything else
+        title_zh, title_en = f"[演练] {title_zh}", f"[EXERCISE] {title_en}"
     return title_zh, title_en, body_zh, body_en, int(level)
 
 
