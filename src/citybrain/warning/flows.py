@@ -158,6 +158,9 @@ class WarningHost:
             await anyio.to_thread.run_sync(self._save_snapshot)
 
     def _load(self) -> None:
+        from citybrain.incident.plans import starter_plans
+
+        starter_plans()  # parsed once here, not inside the first red warning's transaction
         with self.database.session() as session:
             self.contexts = load_contexts(session)
             self.config = load_config(session=session)

@@ -9,6 +9,7 @@ import { createMap } from './map.js';
 import { mountPanels } from './panels.js';
 import { clearSelection, getSelection, onSelect, select } from './store.js';
 import { initWarnings, startWarnings, stopWarnings } from './warnings.js';
+import { initIncidents, startIncidents, stopIncidents } from './incidents.js';
 
 const $ = (selector) => document.querySelector(selector);
 const VISIBILITY_KEY = 'citybrain.layers';
@@ -85,8 +86,13 @@ function renderUser() {
   $('#user-dept').textContent = user?.department ? localized(user.department) : '';
   $('#user-dept').hidden = !user?.department;
   if (!user) clearSelection();
-  if (user) startWarnings(user); // the warning store and its stream live as long as the session
-  else stopWarnings();
+  if (user) {
+    startWarnings(user); // the warning store and its stream live as long as the session
+    startIncidents(user); // the incident store (polled) too; it waits for the permissions read above
+  } else {
+    stopWarnings();
+    stopIncidents();
+  }
   renderPanels();
   syncAuthLayers(Boolean(user));
   mapController?.setAuthenticated(Boolean(user));
@@ -391,6 +397,7 @@ async function boot() {
   citybrain.map = mapController.map;
   citybrain.mapController = mapController;
   initWarnings({ api, map: mapController.map, timezone: meta?.timezone || 'Asia/Shanghai' });
+  initIncidents({ api, map: mapController.map, timezone: meta?.timezone || 'Asia/Shanghai' });
   buildLayerList(mapController);
   bindLeftPanel();
   panels = mountPanels($('#cards'), { api, t, map: mapController.map, timezone: meta?.timezone || 'Asia/Shanghai' });

@@ -23,11 +23,13 @@ import { h } from './dom.js';
 import { t, has, getLang, localized } from './i18n.js';
 import { SENSING_GROUP, SENSING_LAYERS } from './sensing-layers.js';
 import { WARNING_GROUP, WARNING_LAYERS } from './warnings.js';
+import { INCIDENT_GROUP, INCIDENT_LAYERS } from './incidents.js';
 
 export const LAYER_GROUPS = [
   { id: 'base', titleKey: 'group.base' },
   SENSING_GROUP,
   WARNING_GROUP,
+  INCIDENT_GROUP,
 ];
 
 /** Line label: "Line 2" -> "2号线" / "Line 2"; anything else as given. */
@@ -222,4 +224,5 @@ export const LAYERS = [
   },
   ...SENSING_LAYERS,
   ...WARNING_LAYERS, // above the devices
+  ...INCIDENT_LAYERS, // units, then incidents on top of everything
 ];

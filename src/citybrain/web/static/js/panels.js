@@ -11,11 +11,8 @@ import { t } from './i18n.js';
 import { renderDeviceCard } from './device-card.js';
 import { renderGapsCard } from './gaps-card.js';
 import { renderWarningsCard } from './warnings.js';
+import { renderIncidentsCard } from './incidents.js';
 import { getSelection, select } from './store.js';
-
-function placeholder(body, key) {
-  body.replaceChildren(h('div', { class: 'empty-state' }, h('span', { class: 'empty-icon', 'aria-hidden': 'true' }), h('p', {}, t(key))));
-}
 
 export const PANELS = [
   {
@@ -39,7 +36,7 @@ export const PANELS = [
     titleKey: 'panel.incidents',
     requiresAuth: true,
     accent: 'var(--level-red)',
-    render: (body) => placeholder(body, 'panel.incidents.empty'),
+    render: (body, ctx) => renderIncidentsCard(body, ctx),
   },
   {
     id: 'gaps',

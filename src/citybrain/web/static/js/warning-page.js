@@ -255,8 +255,26 @@ async function drawChart(mine, el, note) {
 function actions(w, errorEl, okEl) {
   const { ctx } = current;
   const cap = h('a', { class: 'btn btn-ghost', href: `/api/v1/warnings/${w.id}/cap`, download: `warning-${w.id}.cap.xml` }, t('warnings.action.cap'));
+  // 立案: open (or join) the incident this warning points to, then show the incident page.
+  const incident = ctx.can('incident:act') && ctx.openIncident ? h('button', {
+    type: 'button', class: 'btn btn-danger', dataset: { action: 'create-incident' },
+    onclick: async (e) => {
+      const b = e.currentTarget;
+      b.disabled = true;
+      errorEl.hidden = true;
+      try {
+        const inc = await ctx.api.post(`/api/v1/incidents/from-warning/${w.id}`, {});
+        dialog.close();
+        ctx.openIncident(inc.id);
+      } catch (err) {
+        b.disabled = false;
+        errorEl.textContent = problemText(err);
+        errorEl.hidden = false;
+      }
+    },
+  }, t('warnings.action.incident')) : null;
   if (!ctx.can('warning:act')) {
-    return h('section', { class: 'warning-actions' }, h('p', { class: 'dialog-hint' }, t('warnings.actions.readOnly')), h('div', { class: 'dialog-actions' }, cap));
+    return h('section', { class: 'warning-actions' }, h('p', { class: 'dialog-hint' }, t('warnings.actions.readOnly')), h('div', { class: 'dialog-actions' }, incident, cap));
   }
   const open = w.state !== 'resolved';
   const comment = h('textarea', { id: 'warning-comment', rows: '2', maxlength: '2000', placeholder: t('warnings.comment.placeholder') });
@@ -323,7 +341,8 @@ function actions(w, errorEl, okEl) {
       button('warnings.action.comment', 'comments', true, () => {
         if (!text()) throw new Error(t('warnings.comment.empty'));
         return post('comments', { text: text() });
-      }, 'warnings.done.comment')),
+      }, 'warnings.done.comment'),
+      incident),
     h('div', { class: 'silence-row' },
       h('span', { class: 'silence-title' }, t('warnings.silence')), ...matcherBoxes, hours,
       button('warnings.action.silence', 'silence', open, silence, 'warnings.done.silence'),

@@ -43,6 +43,11 @@ export function can(permission) {
   return (store.grants || []).some((g) => g === '*' || g === permission || (!SCOPE_ONLY.has(area) && globMatch(g, permission)));
 }
 
+/** Resolves once the signed-in user's permissions are known (other stores wait for it before using can()). */
+export function permissionsReady() {
+  return store.loading;
+}
+
 function globMatch(pattern, text) {
   const escaped = pattern.split('*').map((part) => part.replace(/[.+?^$()|[\]{}\\]/g, '\\$&'));
   return new RegExp(`^${escaped.join('.*')}$`).test(text);
@@ -196,7 +201,7 @@ function age(value) {
 }
 
 function pageCtx() {
-  return { api: env.api, timezone: env.timezone, can, onChange: upsert, placeOf };
+  return { api: env.api, timezone: env.timezone, can, onChange: upsert, placeOf, openIncident: (id) => window.citybrain?.openIncident?.(id) };
 }
 
 function badges(w) {
