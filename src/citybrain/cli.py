@@ -319,6 +319,47 @@ def rules_seed() -> None:
     console.print(f"installed {n} starter rules" if n else "rules exist already; nothing installed")
 
 
+drill_app = typer.Typer(help="Drills (应急演练): scripted scenarios run live as exercise incidents.",
+                        no_args_is_help=True)
+app.add_typer(drill_app, name="drill")
+
+
+@drill_app.command("list")
+def drill_list() -> None:
+    """The shipped scenarios."""
+    from citybrain.incident import drills
+
+    for key, sc in drills.starter_scenarios().items():
+        console.print(f"{key:24} {sc.name.zh} / {sc.name.en} ({sc.incident_type}, {len(sc.injects)} injects)")
+
+
+@drill_app.command("start")
+def drill_start(scenario: Annotated[str, typer.Argument(help="a scenario key (see `drill list`) or a YAML file")]) -> None:
+    """Open the drill's exercise incident; a running server (serve/demo) plays the later injects on time."""
+    from citybrain.auth.audit import service as audit
+    from citybrain.incident import drills
+
+    path = Path(scenario)
+    try:
+        sc = drills.parse_scenario(path.read_text(encoding="utf-8")) if path.is_file() else \
+            drills.starter_scenarios().get(scenario)
+    except CityBrainError as exc:
+        err.print(f"[red]{exc.detail}[/] " + "; ".join(f"{e.field}: {e.message}" for e in exc.errors))
+        raise typer.Exit(1) from None
+    if sc is None:
+        err.print(f"[red]no scenario {scenario!r}[/]; see `citybrain drill list`")
+        raise typer.Exit(2)
+    database = _database(_settings())
+    now = datetime.now(UTC)
+    with database.session() as s:
+        inc = drills.start(session=s, now=now, principal=None, scenario=sc)
+        audit.record(session=s, now=now, action="cli drill start", status_code=201, actor="cli",
+                     resource_type="incident", resource_id=str(inc.id), detail={"scenario": sc.key})
+        incident_id = inc.id
+    console.print(f"drill {sc.key}: exercise incident #{incident_id} opened; "
+                  f"report at /api/v1/incidents/{incident_id}/report")
+
+
 @import_app.command("cap")
 def import_cap(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="a CAP 1.2 (or 1.1) alert")],
                department: Annotated[str, typer.Option(help="department the warning goes to")] = "emergency") -> None:

@@ -72,3 +72,21 @@ def test_bad_scenarios_are_refused(iadmin, database):
 def test_after_action_is_for_drills_only(iadmin):
     real = iadmin.post(f"{API}/incidents", json={"incident_type": "gas_leak", "lon": 121.48, "lat": 31.23}).json()
     assert iadmin.post(f"{API}/incidents/{real['id']}/after-action").status_code == 409
+
+
+def test_drill_from_the_command_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from citybrain.cli import app
+
+    runner = CliRunner()
+    monkeypatch.setenv("CITYBRAIN_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CITYBRAIN_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("CITYBRAIN_ADMIN_PASSWORD", "cli-admin-password-1")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    listed = runner.invoke(app, ["drill", "list"])
+    assert listed.exit_code == 0 and "gas-leak-huangpu" in listed.output
+    started = runner.invoke(app, ["drill", "start", "gas-leak-huangpu"])
+    assert started.exit_code == 0, started.output
+    assert "exercise incident #1" in started.output
+    assert runner.invoke(app, ["drill", "start", "nope"]).exit_code == 2
