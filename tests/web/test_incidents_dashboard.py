@@ -92,6 +92,9 @@ def test_incident_card_page_task_units_and_map(browser_page: BrowserPage, warnin
     head = page.inner_text("#incident-dialog .warning-head")
     assert "II 级事件 · 橙色" in head and "已报告" in head, head
     assert "预案任务" in page.inner_text("#incident-dialog")
+    report_href = page.get_attribute("#incident-dialog .incident-report-link", "href")
+    assert report_href == f"/api/v1/incidents/{inc['id']}/report?lang=zh-CN"
+    assert "情况报告" in page.evaluate("u => fetch(u).then(r => r.text())", report_href)  # the session opens it
     assert "启动预案" in page.inner_text("#incident-dialog .incident-timeline")
     recs = page.locator("#incident-dialog .incident-rec")
     recs.first.wait_for()

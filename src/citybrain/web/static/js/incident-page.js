@@ -238,6 +238,10 @@ function render() {
       close),
     h('h2', { id: 'incident-title', class: 'dialog-title' }, titleOf(inc)),
     getLang() === 'zh-CN' && inc.title_en ? h('p', { class: 'dialog-hint' }, inc.title_en) : null,
+    h('p', { class: 'dialog-hint' }, h('a', {
+      class: 'incident-report-link', href: `/api/v1/incidents/${inc.id}/report?lang=${getLang() === 'zh-CN' ? 'zh-CN' : 'en'}`,
+      target: '_blank', rel: 'noopener',
+    }, t('incidents.report'))),
     h('div', { class: 'warning-cols' },
       h('section', {}, meta,
         h('h3', { class: 'card-sub' }, t('incidents.tasks', { n: tasks.length })), taskList),
