@@ -26,12 +26,12 @@ from citybrain.auth import service as auth_service
 from citybrain.core.clock import SystemClock
 from citybrain.core.database import Database
 from citybrain.core.settings import Settings
+from citybrain.incident import units_service
 from citybrain.org import service as org_service
 from citybrain.org.models import Enterprise
 from citybrain.sensing.bus_ingest import READINGS_IN, BusIngestor
 from citybrain.sensing.retention import RetentionService
 from citybrain.sensing.rollup import RollupWorker
-from citybrain.incident import units_service
 from citybrain.warning.flows import WarningHost
 from citybrain.warning.rules import service as rules_service
 

@@ -13,8 +13,7 @@ from citybrain.core.clock import ManualClock
 from citybrain.core.database import Database
 from citybrain.geo.spatial import haversine_m
 from citybrain.sensing import coverage, service
-from tests.sensing.conftest import CaughtUpPipeline
-from tests.sensing.conftest import reading
+from tests.sensing.conftest import CaughtUpPipeline, reading
 
 ADMIN = Principal(user_id=1, username="admin", roles=("admin",))
 

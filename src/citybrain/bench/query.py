@@ -29,9 +29,8 @@ from citybrain.bench.ingest import backend_url
 from citybrain.bench.spatial import _database, _p, _timed
 from citybrain.core import migrate
 from citybrain.core.database import Database
-from citybrain.sensing import service
+from citybrain.sensing import rollup, service
 from citybrain.sensing.models import Device, Reading, ReadingLatest, ReadingRollup
-from citybrain.sensing import rollup
 from citybrain.sensing.rollup import BUCKETS
 from citybrain.sensing.types import DEVICE_TYPES
 

@@ -7,7 +7,6 @@ works on both; dialect differences stay in this module and in ``citybrain.geo.sp
 from __future__ import annotations
 
 import threading
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime

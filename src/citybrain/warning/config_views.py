@@ -16,8 +16,8 @@ from citybrain.core.errors import FieldError, Invalid, NotFound
 from citybrain.core.schemas import Page, page_window
 from citybrain.deps import ClockDep, DbSession, Permitted, set_audit
 from citybrain.org.models import Department
-from citybrain.warning import notify, outbox, publishing
 from citybrain.warning import config as config_service
+from citybrain.warning import notify, outbox, publishing
 from citybrain.warning.cap import CAP_MEDIA_TYPE, MAX_BYTES
 from citybrain.warning.models import NotificationChannel
 from citybrain.warning.notify.base import NotifyConfigError

@@ -9,8 +9,8 @@ from citybrain.warning.rules import schema as S
 from citybrain.warning.rules.leaves import (
     AnomalyLeaf,
     Leaf,
-    Node,
     NoDataLeaf,
+    Node,
     RateLeaf,
     StuckLeaf,
     ThresholdLeaf,
