@@ -12,6 +12,7 @@ department concerned; the situation report (``report.py``) shows the measured ti
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
@@ -21,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from citybrain.auth.permissions import Principal
+from citybrain.core.clock import parse_duration
 from citybrain.core.errors import Conflict, FieldError, Invalid
 from citybrain.incident import service, tasks_service
 from citybrain.incident.models import Incident, IncidentTask
-from citybrain.warning.routing import parse_duration
 from citybrain.warning.types import Level, Signal
 
 CORRECTIVE_DAYS = 14
@@ -77,13 +78,16 @@ def parse_scenario(text: str) -> Scenario:
 
 
 def starter_scenarios() -> dict[str, Scenario]:
+    """The scenarios shipped in ``incident/data/drills`` by key (parsed once per process)."""
+    return dict(_starters())
+
+
+@lru_cache(maxsize=1)
+def _starters() -> tuple[tuple[str, Scenario], ...]:
     folder = resources.files("citybrain.incident.data").joinpath("drills")
-    out = {}
-    for f in sorted(folder.iterdir(), key=lambda p: p.name):
-        if f.name.endswith(".yaml"):
-            sc = parse_scenario(f.read_text(encoding="utf-8"))
-            out[sc.key] = sc
-    return out
+    found = [parse_scenario(f.read_text(encoding="utf-8"))
+             for f in sorted(folder.iterdir(), key=lambda p: p.name) if f.name.endswith(".yaml")]
+    return tuple((sc.key, sc) for sc in found)
 
 
 def start(*, session: Session, now: datetime, principal: Principal | None, scenario: Scenario) -> Incident:

@@ -16,7 +16,6 @@ absolute deadlines; ``raise_level`` gives only the tasks a higher level adds.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,9 +24,18 @@ from importlib import resources
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError, \
-    ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
+from citybrain.core.clock import parse_duration
 from citybrain.incident.taxonomy import DEPARTMENT_CODES, INCIDENT_TYPES, RESOURCE_KINDS
 from citybrain.warning.types import Level
 
@@ -39,22 +47,6 @@ __all__ = [
 #: Roles a step may be assigned to instead of a department: the incident's commander, the operations
 #: centre's duty officer, and the enterprise responsible for the site (企业主体责任).
 INCIDENT_ROLES = ("commander", "duty_officer", "enterprise")
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-
-
-def parse_duration(text: str) -> timedelta:
-    """``15m``, ``2h``, ``1h30m``, ``1d``, ``90s`` as a timedelta.
-
-    >>> parse_duration("1h30m"), parse_duration("15m").total_seconds()
-    (datetime.timedelta(seconds=5400), 900.0)
-    """
-    m = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
-    if not m or not any(m.groups()):
-        raise ValueError(f"not a duration: {text!r} (use e.g. 15m, 2h, 1h30m)")
-    d, h, mi, s = (int(g or 0) for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
 
 
 def _duration(v: Any) -> str:
@@ -274,7 +266,7 @@ def parse_plan(text: str, *, departments: Iterable[str] | None = None) -> Plan:
     ...                "steps:\\n  - {key: a, title: {zh: 甲, en: A}, department: fire, within: soon}\\n")
     ... except PlanError as exc:
     ...     print(exc.problems[0])
-    steps[0].within (line 6, column 63): not a duration: 'soon' (use e.g. 15m, 2h, 1h30m)
+    steps[0].within (line 6, column 63): not a duration: 'soon' (use e.g. 30s, 10m, 2h, 1d, 1h30m)
     """
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)

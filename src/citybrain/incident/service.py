@@ -24,7 +24,8 @@ from citybrain.incident import tasks_service
 from citybrain.incident.dedupe import Candidate, find_duplicate
 from citybrain.incident.models import Incident, IncidentEvent, IncidentLink, IncidentPart, IncidentTask
 from citybrain.incident.taxonomy import INCIDENT_TYPES, incident_type_for
-from citybrain.org.models import Department, Share
+from citybrain.org import service as org_service
+from citybrain.org.models import Share
 from citybrain.warning.types import Level
 
 RESOURCE = "incident"
@@ -105,12 +106,8 @@ def links(*, session: Session, incident: Incident) -> list[IncidentLink]:
                                 .order_by(IncidentLink.id)))
 
 
-def department_codes(*, session: Session) -> dict[int, str]:
-    return {i: c for i, c in session.execute(sa.select(Department.id, Department.code))}
-
-
-def department_ids(*, session: Session) -> dict[str, int]:
-    return {c: i for i, c in department_codes(session=session).items()}
+department_codes = org_service.department_codes  # re-exported: the incident modules' one vocabulary
+department_ids = org_service.department_ids
 
 
 # -- the timeline ------------------------------------------------------------------------------------

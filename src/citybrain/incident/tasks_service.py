@@ -164,9 +164,9 @@ def parts(*, session: Session, incident: Incident) -> list[IncidentPart]:
 def acknowledge_part(*, session: Session, now: datetime, principal: Principal, incident: Incident,
                      department: str) -> IncidentPart:
     """The department acknowledges its part (its own members or city-wide users; the first time counts)."""
-    ids = service.department_ids(session=session)
-    rows = {service.department_codes(session=session)[p.department_id]: p
-            for p in parts(session=session, incident=incident)}
+    codes = service.department_codes(session=session)
+    ids = {c: i for i, c in codes.items()}
+    rows = {codes[p.department_id]: p for p in parts(session=session, incident=incident)}
     if not principal.city_wide and ids.get(department) != principal.department_id:
         raise Forbidden(f"only {department} (or the operations centre) acknowledges {department}'s part")
     current = {code: p.acknowledged_at for code, p in rows.items()}

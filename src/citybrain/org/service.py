@@ -46,6 +46,16 @@ def get_department_or_raise(*, session: Session, department_id: int) -> Departme
     return dept
 
 
+def department_codes(*, session: Session) -> dict[int, str]:
+    """Every department's id → code (a small table, read whole)."""
+    return {i: c for i, c in session.execute(sa.select(Department.id, Department.code))}
+
+
+def department_ids(*, session: Session) -> dict[str, int]:
+    """Every department's code → id."""
+    return {c: i for i, c in department_codes(session=session).items()}
+
+
 def get_department_by_code(*, session: Session, code: str) -> Department | None:
     return session.scalar(sa.select(Department).where(Department.code == code))
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from citybrain.core.clock import parse_duration
 from citybrain.core.errors import FieldError, Invalid
 from citybrain.warning.lifecycle import DEFAULT_ESCALATION
 from citybrain.warning.models import WarningConfig
-from citybrain.warning.routing import DEFAULT_ROUTE, Route, format_duration, parse_duration
+from citybrain.warning.routing import DEFAULT_ROUTE, Route, format_duration
 from citybrain.warning.suppress import DEFAULT_INHIBIT_RULES, InhibitRule
 from citybrain.warning.types import Level
 

@@ -16,9 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from citybrain.core.errors import FieldError, Invalid
-from citybrain.warning import cap
+from citybrain.warning import cap, service
 from citybrain.warning import lifecycle as lc
-from citybrain.warning import service
 from citybrain.warning.atom import AtomEntry, atom_feed
 from citybrain.warning.models import Warning
 from citybrain.warning.types import Level, Signal
@@ -130,22 +129,23 @@ def _centre(info: cap.CapInfo) -> tuple[float | None, float | None]:
 
 def expire_external(*, session: Session, now: datetime) -> int:
     """Resolve open CAP-sourced warnings whose ``expires`` has passed."""
-    n = 0
-    for w in session.scalars(sa.select(Warning).where(Warning.source == "cap", Warning.state.in_(lc.OPEN_STATES))):
-        expires = (w.annotations or {}).get("expires")
-        if expires and datetime.fromisoformat(expires) <= now:
-            s, changes = lc.transition(service.state_of(w), lc.Resolve("expired", "CAP expires passed"), now)
-            service._store(w, s, changes, session, now)  # noqa: SLF001 - same package
-            n += 1
-    return n
+    due = [w for w in session.scalars(sa.select(Warning).where(Warning.source == "cap",
+                                                               Warning.state.in_(lc.OPEN_STATES)))
+           if (w.annotations or {}).get("expires") and datetime.fromisoformat(w.annotations["expires"]) <= now]
+    return service.resolve_all(session=session, now=now, warnings=due, by="expired", reason="CAP expires passed")
+
+
+def public_warnings(*, session: Session, district: str | None = None, limit: int = 200) -> list[Warning]:
+    """Warnings marked public that are firing or acknowledged, most severe and newest first."""
+    stmt = sa.select(Warning).where(Warning.public.is_(True), Warning.state.in_((lc.FIRING, lc.ACKNOWLEDGED)))
+    if district:
+        stmt = stmt.where(Warning.district_code == district)
+    return list(session.scalars(stmt.order_by(Warning.level, Warning.updated_at.desc()).limit(limit)))
 
 
 def public_feed(*, session: Session, now: datetime, base_url: str, lang: str = "zh-CN",
                 district: str | None = None) -> bytes:
-    stmt = sa.select(Warning).where(Warning.public.is_(True), Warning.state.in_((lc.FIRING, lc.ACKNOWLEDGED)))
-    if district:
-        stmt = stmt.where(Warning.district_code == district)
-    rows = list(session.scalars(stmt.order_by(Warning.level, Warning.updated_at.desc()).limit(200)))
+    rows = public_warnings(session=session, district=district)
     zh = lang.lower().startswith("zh")
     entries = []
     for w in rows:

@@ -13,30 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from citybrain.core.clock import parse_duration
 from citybrain.warning.suppress import Matcher, matches_all
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str | int | float) -> timedelta:
-    """``"30s"``, ``"5m"``, ``"4h"``, ``"1d"``, or seconds as a number.
-
-    >>> parse_duration("5m"), parse_duration(90)
-    (datetime.timedelta(seconds=300), datetime.timedelta(seconds=90))
-    """
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        return timedelta(seconds=float(text))
-    s = str(text).strip()
-    if len(s) >= 2 and s[-1] in _UNITS:
-        try:
-            return timedelta(seconds=float(s[:-1]) * _UNITS[s[-1]])
-        except ValueError:
-            pass
-    raise ValueError(f"not a duration: {text!r} (use 30s, 5m, 4h, 1d)")
 
 
 def format_duration(d: timedelta) -> str:
@@ -224,13 +206,3 @@ def due(g: GroupState, current_hash: str, now: datetime, dest: Destination, *, h
     if current_hash == g.last_hash:
         return current_hash != "empty" and had_firing and now - g.last_notified_at >= dest.repeat_interval
     return now - g.last_notified_at >= dest.group_interval
-
-
-@dataclass(slots=True)
-class RoutingConfig:
-    tree: Route
-    raw: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> RoutingConfig:
-        return cls(Route.from_dict(d), dict(d))

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from citybrain.auth.permissions import Principal, department_scope
 from citybrain.core.errors import Conflict, FieldError, Invalid, NotFound
+from citybrain.org import service as org_service
 from citybrain.org.models import Department
 from citybrain.sensing.models import Asset, Device
 from citybrain.warning import lifecycle as lc
@@ -100,7 +101,7 @@ class Directory:
 
     def department_id(self, session: Session, code: str) -> int:
         if code not in self.departments:
-            self.departments = {c: i for c, i in session.execute(sa.select(Department.code, Department.id))}
+            self.departments = org_service.department_ids(session=session)
         if code not in self.departments:
             ops = self.departments.get("ops")
             if ops is None:
@@ -282,7 +283,7 @@ def join_groups(*, session: Session, now: datetime, warnings: Sequence[Warning],
     groups = {g.key: g for g in session.scalars(sa.select(WarningGroup).where(WarningGroup.key.in_(keys)))}
     members = set(session.execute(sa.select(WarningGroupMember.group_key, WarningGroupMember.warning_id).where(
         WarningGroupMember.group_key.in_(keys), WarningGroupMember.warning_id.in_([w.id for w in warnings]))).all())
-    for key, (dest, ids) in wanted.items():
+    for key, (dest, _ids) in wanted.items():
         g = groups.get(key)
         if g is None:
             session.add(WarningGroup(key=key, route=dest.route, receiver=dest.receiver, labels=dict(dest.group_labels),
@@ -358,15 +359,34 @@ def comment(*, session: Session, now: datetime, principal: Principal, warning: W
     return ev
 
 
+def resolve_all(*, session: Session, now: datetime, warnings: Iterable[Warning], by: str, reason: str) -> int:
+    """Resolve each open warning given (history written); returns how many."""
+    n = 0
+    for w in warnings:
+        if w.state in lc.OPEN_STATES:
+            s, changes = lc.transition(state_of(w), lc.Resolve(by, reason), now)
+            _store(w, s, changes, session, now)
+            n += 1
+    return n
+
+
 def resolve_rules(*, session: Session, now: datetime, rule_keys: Sequence[str], reason: str) -> int:
     """Resolve the open warnings of rules whose evaluation state was dropped (changed or removed)."""
-    n = 0
-    for w in session.scalars(sa.select(Warning).where(Warning.rule_key.in_(list(rule_keys)),
-                                                      Warning.state.in_(lc.OPEN_STATES), Warning.source == "rule")):
-        s, changes = lc.transition(state_of(w), lc.Resolve("rule-reset", reason), now)
-        _store(w, s, changes, session, now)
-        n += 1
-    return n
+    stmt = sa.select(Warning).where(Warning.rule_key.in_(list(rule_keys)), Warning.state.in_(lc.OPEN_STATES),
+                                    Warning.source == "rule")
+    return resolve_all(session=session, now=now, warnings=list(session.scalars(stmt)), by="rule-reset",
+                       reason=reason)
+
+
+def open_counts(*, session: Session, principal: Principal) -> list[tuple[int, str, bool, int]]:
+    """(level, state, suppressed, count) of the open warnings the caller may see."""
+    muted = sa.or_(Warning.silenced_by.is_not(None), Warning.inhibited_by.is_not(None))
+    stmt = (sa.select(Warning.level, Warning.state, muted, sa.func.count())
+            .where(Warning.state.in_(lc.OPEN_STATES)).group_by(Warning.level, Warning.state, muted))
+    scope = department_scope(principal, Warning.department_id, resource_type=RESOURCE, id_col=Warning.id)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    return [(int(lv), st, bool(m), int(n)) for lv, st, m, n in session.execute(stmt)]
 
 
 def escalate_due(*, session: Session, now: datetime) -> list[Warning]:
@@ -424,8 +444,7 @@ def history(*, session: Session, warning: Warning) -> list[WarningEvent]:
                                 .order_by(WarningEvent.id)))
 
 
-def department_codes(*, session: Session) -> dict[int, str]:
-    return {i: c for i, c in session.execute(sa.select(Department.id, Department.code))}
+department_codes = org_service.department_codes  # re-exported for the warning views and host
 
 
 def as_dict(w: Warning, *, departments: Mapping[int, str] | None = None) -> dict[str, Any]:

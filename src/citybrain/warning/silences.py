@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from citybrain.auth.permissions import Principal, department_scope
 from citybrain.core.errors import Conflict, FieldError, Invalid, NotFound
+from citybrain.org import service as org_service
 from citybrain.warning import service
 from citybrain.warning.models import Silence
 from citybrain.warning.suppress import Matcher
@@ -39,19 +40,15 @@ def create(*, session: Session, now: datetime, principal: Principal, matchers: S
         raise Invalid("ends_at must be after starts_at", errors=[FieldError("body.ends_at", "not after starts_at")])
     if ends_at <= now:
         raise Invalid("the silence would already be over", errors=[FieldError("body.ends_at", "in the past")])
+    ids = org_service.department_ids(session=session)
     if not principal.city_wide:
         # a department silences only its own warnings: the department matcher is added for it
-        from citybrain.org.models import Department
-
-        code = session.scalar(sa.select(Department.code).where(Department.id == principal.department_id))
+        code = {i: c for c, i in ids.items()}.get(principal.department_id or -1)
         if code and not any(m.name == "department" and m.op == "=" and m.value == code for m in parsed):
             parsed.append(Matcher("department", "=", code))
+    owner = principal.department_id or ids["ops"]  # a city-wide user without a department: the operations centre
     row = Silence(matchers=[m.as_dict() for m in parsed], starts_at=starts, ends_at=ends_at, comment=comment,
-                  created_by=principal.username, department_id=principal.department_id or 0, created_at=now)
-    if row.department_id == 0:
-        from citybrain.org.models import Department
-
-        row.department_id = session.scalar(sa.select(Department.id).where(Department.code == "ops")) or 1
+                  created_by=principal.username, department_id=owner, created_at=now)
     session.add(row)
     session.flush()
     service.refresh_suppression(session=session, now=now)

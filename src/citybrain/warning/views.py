@@ -11,7 +11,6 @@ import asyncio
 import json
 from collections import deque
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 import anyio
@@ -91,16 +90,16 @@ def list_warnings(principal: Permitted("warning:read"), session: DbSession,
 
 @router.get("/warnings/summary")
 def summary(principal: Permitted("warning:read"), session: DbSession) -> dict[str, Any]:
-    """Open warnings counted by level and state (the dashboard's header)."""
-    rows, _ = service.list_warnings(session=session, principal=principal, state=list(lc.OPEN_STATES), limit=100_000)
+    """Open warnings counted by level and state (the dashboard's header), counted in the database."""
+    counts = service.open_counts(session=session, principal=principal)
     by_level = {lv: 0 for lv in LEVELS}
     by_state = {s: 0 for s in lc.OPEN_STATES}
     suppressed = 0
-    for w in rows:
-        by_level[Level(w.level).colour] += 1
-        by_state[w.state] += 1
-        suppressed += w.silenced_by is not None or w.inhibited_by is not None
-    return {"open": len(rows), "by_level": by_level, "by_state": by_state, "suppressed": suppressed}
+    for level, state, muted, n in counts:
+        by_level[Level(level).colour] += n
+        by_state[state] += n
+        suppressed += n if muted else 0
+    return {"open": sum(by_state.values()), "by_level": by_level, "by_state": by_state, "suppressed": suppressed}
 
 
 @router.get("/warnings/{warning_id}", response_model=WarningDetail)
@@ -273,14 +272,8 @@ def _public(session: Any, warning_id: int) -> Warning:
 
 @public_router.get("/public/warnings")
 def public_warnings(session: DbSession, district: str | None = None) -> dict[str, Any]:
-    """Public: current public warnings (no login), newest and most severe first."""
-    import sqlalchemy as sa
-
-    stmt = sa.select(Warning).where(Warning.public.is_(True), Warning.state.in_((lc.FIRING, lc.ACKNOWLEDGED)))
-    if district:
-        stmt = stmt.where(Warning.district_code == district)
-    rows = session.scalars(stmt.order_by(Warning.level, Warning.updated_at.desc()).limit(200))
-    return {"items": [_public_dict(w) for w in rows]}
+    """Public: current public warnings (no login), most severe and newest first."""
+    return {"items": [_public_dict(w) for w in publishing.public_warnings(session=session, district=district)]}
 
 
 @public_router.get("/public/warnings.atom", response_class=Response,
@@ -299,7 +292,3 @@ def public_cap(warning_id: int, request: Request, session: DbSession) -> Respons
     """Public: one public warning as CAP 1.2."""
     w = _public(session, warning_id)
     return Response(publishing.cap_for(w, base_url=str(request.base_url).rstrip("/")), media_type=CAP_MEDIA_TYPE)
-
-
-def _parse_when(value: str | None) -> datetime | None:
-    return ensure_utc(datetime.fromisoformat(value)) if value else None

@@ -25,12 +25,11 @@ from pydantic import (
     model_validator,
 )
 
+from citybrain.core.clock import duration_seconds
 from citybrain.warning.types import Level
 
 # -- small types ---------------------------------------------------------------------------------
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 
 class FieldProblem(ValueError):
@@ -39,28 +38,6 @@ class FieldProblem(ValueError):
     def __init__(self, message: str, subpath: tuple[str | int, ...] = ()) -> None:
         super().__init__(message)
         self.subpath = subpath
-
-
-def duration_seconds(text: str | float) -> float:
-    """Seconds in a duration such as ``30s``, ``10m``, ``2h``, ``1d``, ``1h30m`` (a bare number is seconds).
-
-    >>> duration_seconds("1h30m"), duration_seconds("10m"), duration_seconds(90)
-    (5400.0, 600.0, 90.0)
-    """
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        if text < 0:
-            raise ValueError(f"a duration cannot be negative: {text}")
-        return float(text)
-    s = str(text).strip()
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(s):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNITS[m.group(2)]
-        pos = m.end()
-    if pos != len(s) or not s:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 10m, 2h, 1d, 1h30m)")
-    return total
 
 
 def _duration(v: Any) -> str:
