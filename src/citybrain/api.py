@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import citybrain
+from citybrain.analytics.views import router as analytics_router
 from citybrain.auth.audit.middleware import AuditMiddleware
 from citybrain.auth.audit.views import router as audit_router
 from citybrain.auth.views import router as auth_router
@@ -28,12 +29,22 @@ from citybrain.core.nats_bus import make_bus
 from citybrain.core.settings import Settings, load_settings
 from citybrain.geo import service as geo_service
 from citybrain.geo.views import router as geo_router
+from citybrain.hazard.inspection.views import router as inspection_router
+from citybrain.hazard.nearmiss.views import router as nearmiss_router
+from citybrain.hazard.risk.views import router as risk_router
+from citybrain.hazard.views import router as hazard_router
 from citybrain.incident.views import router as incident_router
 from citybrain.org.views import router as org_router
+from citybrain.public.views import router as public_router
+from citybrain.report.case_views import router as case_router
+from citybrain.report.open311 import router as open311_router
+from citybrain.report.pages import router as report_pages_router
+from citybrain.report.views import router as report_router
 from citybrain.sensing.monitoring_views import router as monitoring_router
 from citybrain.sensing.pipeline import Pipeline
 from citybrain.sensing.stream_views import router as stream_router
 from citybrain.sensing.views import router as sensing_router
+from citybrain.training.views import router as training_router
 from citybrain.warning.config_views import router as warning_config_router
 from citybrain.warning.views import public_router as public_warning_router
 from citybrain.warning.views import router as warning_router
@@ -249,8 +260,11 @@ def create_app(
 
     # monitoring before sensing: /devices/health must not be taken for /devices/{device_id}
     for router in (auth_router, org_router, audit_router, geo_router, monitoring_router, sensing_router,
-                   stream_router, warning_router, warning_config_router, public_warning_router, incident_router):
+                   stream_router, warning_router, warning_config_router, public_warning_router, incident_router,
+                   hazard_router, risk_router, inspection_router, nearmiss_router, analytics_router, report_router,
+                   case_router, public_router, training_router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(open311_router)  # /open311/v2: the standard's own path, outside /api/v1
 
     @app.get("/healthz", tags=["system"])
     def healthz() -> dict[str, str]:
@@ -295,6 +309,7 @@ def create_app(
             "layers": layers,
         }
 
+    app.include_router(report_pages_router)  # /report, /track: the citizen's pages
     app.include_router(web_router)
     mount_static(app)
     return app

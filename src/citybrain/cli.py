@@ -26,6 +26,19 @@ geo_app = typer.Typer(help="Base geography (districts, metro, roads).", no_args_
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(geo_app, name="geo")
+
+
+def _add_domain_clis() -> None:
+    from citybrain.analytics.cli import app as analyze_app
+    from citybrain.hazard.cli import app as hazard_app
+    from citybrain.report.cli import app as report_app
+
+    app.add_typer(hazard_app, name="hazard")
+    app.add_typer(report_app, name="report")
+    app.add_typer(analyze_app, name="analyze")
+
+
+_add_domain_clis()
 console = Console()
 err = Console(stderr=True)
 

@@ -4,6 +4,10 @@ from citybrain.auth.audit.models import AuditEntry
 from citybrain.auth.models import AuthToken, User
 from citybrain.core.database import Base
 from citybrain.geo.models import GeoFeature, MetroArc
+from citybrain.hazard import models as _hazard  # noqa: F401
+from citybrain.hazard.inspection import models as _inspection  # noqa: F401
+from citybrain.hazard.nearmiss import models as _nearmiss  # noqa: F401
+from citybrain.hazard.risk import models as _risk  # noqa: F401
 from citybrain.incident.models import (  # noqa: F401
     Incident,
     IncidentEvent,
@@ -15,7 +19,11 @@ from citybrain.incident.models import (  # noqa: F401
     UnitDispatch,
 )
 from citybrain.org.models import Department, Enterprise, Share
+from citybrain.public import models as _public  # noqa: F401
+from citybrain.report import case_models as _cases  # noqa: F401
+from citybrain.report import models as _reports  # noqa: F401
 from citybrain.sensing.models import Asset, DeadLetter, Device, DeviceTypeRow, Reading, ReadingLatest, ReadingRollup  # noqa: F401
+from citybrain.training import models as _training  # noqa: F401
 from citybrain.warning.models import (  # noqa: F401
     EngineState,
     Notification,

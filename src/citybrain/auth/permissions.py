@@ -33,7 +33,8 @@ ROLES: dict[str, RoleSpec] = {
         RoleSpec("admin", "系统管理员", "Administrator", ("*",), city_wide=True),
         RoleSpec(
             "duty_officer", "城运中心值班员", "Operations-centre duty officer",
-            ("*:read", "*:act", "warning:write", "incident:write", "token:write"), city_wide=True,
+            ("*:read", "*:act", "warning:write", "incident:write", "hazard:write", "risk:write", "report:write",
+             "token:write"), city_wide=True,
         ),
         RoleSpec("dispatcher", "部门调度员", "Department dispatcher", ("*:read", "*:act", "token:write")),
         RoleSpec("analyst", "分析员 / 领导", "Analyst / leadership", ("*:read", "token:write"), city_wide=True),
@@ -42,10 +43,12 @@ ROLES: dict[str, RoleSpec] = {
             ("*:read", "geo:write", "data:write", "sensing:write", "warning:write", "token:write"), city_wide=True,
         ),
         RoleSpec("dept_admin", "部门管理员", "Department administrator",
-                 ("*:read", "*:act", "user:write", "org:write", "warning:write", "audit:read", "token:write")),
+                 ("*:read", "*:act", "user:write", "org:write", "warning:write", "hazard:write", "risk:write",
+                  "report:write", "training:write", "audit:read", "token:write")),
         RoleSpec("inspector", "网格巡查员", "Grid inspector", ("*:read", "inspection:act", "token:write")),
         RoleSpec("enterprise_officer", "企业安全员", "Enterprise safety officer",
-                 ("org:read", "enterprise:act", "token:write")),
+                 ("org:read", "enterprise:act", "hazard:read", "risk:read", "inspection:read", "training:read",
+                  "token:write")),
         RoleSpec("viewer", "只读用户", "Viewer", ("*:read",)),
     )
 }

@@ -1,0 +1,1 @@
+"""Analytics: the dynamic risk map, precursor trends and hotspots, statistics across domains."""

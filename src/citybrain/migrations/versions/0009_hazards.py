@@ -1,0 +1,25 @@
+"""hazards: hazards, rectification, evidence, history; regulations, clauses, enforcement; responsibilities
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-11-30 13:20:00
+"""
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+import citybrain.core.database  # noqa: F401
+from citybrain.migrations import helpers  # noqa: F401
+
+revision = '0009'
+down_revision = '0008'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,25 @@
+"""citizen_reports: citizen reports, photos, events, Open311 API keys, moderation
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-11-30 13:20:00
+"""
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+import citybrain.core.database  # noqa: F401
+from citybrain.migrations import helpers  # noqa: F401
+
+revision = '0012'
+down_revision = '0011'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

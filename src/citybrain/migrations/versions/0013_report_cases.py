@@ -1,0 +1,25 @@
+"""report_cases: case routing (category x area -> department) and time limits
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-11-30 13:20:00
+"""
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+import citybrain.core.database  # noqa: F401
+from citybrain.migrations import helpers  # noqa: F401
+
+revision = '0013'
+down_revision = '0012'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,25 @@
+"""public_training: public subscriptions, safety articles; training courses, sessions, attendance, certificates
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-11-30 13:20:00
+"""
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+import citybrain.core.database  # noqa: F401
+from citybrain.migrations import helpers  # noqa: F401
+
+revision = '0014'
+down_revision = '0013'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

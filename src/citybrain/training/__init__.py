@@ -1,0 +1,1 @@
+"""Safety training for staff and enterprise safety officers: courses, sessions, attendance, certificates."""

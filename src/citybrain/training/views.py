@@ -1,0 +1,7 @@
+"""HTTP routes for training."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["training"])
