@@ -33,6 +33,7 @@ from citybrain.hazard.inspection.views import router as inspection_router
 from citybrain.hazard.nearmiss.views import router as nearmiss_router
 from citybrain.hazard.risk.views import router as risk_router
 from citybrain.hazard.views import router as hazard_router
+from citybrain.incident.intake_views import router as incident_intake_router
 from citybrain.incident.views import router as incident_router
 from citybrain.org.views import router as org_router
 from citybrain.public.views import router as public_router
@@ -261,8 +262,8 @@ def create_app(
     # monitoring before sensing: /devices/health must not be taken for /devices/{device_id}
     for router in (auth_router, org_router, audit_router, geo_router, monitoring_router, sensing_router,
                    stream_router, warning_router, warning_config_router, public_warning_router, incident_router,
-                   hazard_router, risk_router, inspection_router, nearmiss_router, analytics_router, report_router,
-                   case_router, public_router, training_router):
+                   incident_intake_router, hazard_router, risk_router, inspection_router, nearmiss_router,
+                   analytics_router, report_router, case_router, public_router, training_router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_router)  # /open311/v2: the standard's own path, outside /api/v1
 

@@ -4,7 +4,7 @@ Pure: it takes the incident's detail (``views._detail`` shape: the incident plus
 links) and its timeline, and renders times in Asia/Shanghai. It measures what an after-action review
 asks first: how long each phase took (reported → verified → responding → contained → closed), each
 unit's turnout (call → dispatch), travel (dispatch → on scene) against the ETA it was sent with, and
-which tasks met their deadline. The page carries print CSS, so a browser's "save as PDF" gives the PDF.
+which tasks met their deadline. The same ``Document`` renders as printable HTML and as PDF (``core.pdf``).
 
 >>> from datetime import UTC, datetime, timedelta
 >>> t = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from html import escape
 from typing import Any
+
+from citybrain.core.documents import Document, Table, to_html
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 PHASES = (("reported_at", "verified_at", "核实", "verification"),
@@ -39,7 +40,8 @@ TEXT = {
               "at": "时间", "what": "事件", "who": "人员", "level": "级别", "status": "状态", "generated": "生成时间",
               "exercise": "演练"},
     "en": {"title": "Situation report", "phases": "Time per phase", "units": "Units", "tasks": "Tasks",
-           "timeline": "Timeline", "phase": "phase", "took": "took", "unit": "unit", "turnout": "turnout (call → dispatch)",
+           "timeline": "Timeline", "phase": "phase", "took": "took", "unit": "unit",
+           "turnout": "turnout (call → dispatch)",
            "travel": "travel (dispatch → on scene)", "eta": "ETA", "delta": "vs ETA", "task": "task", "dept": "dept.",
            "deadline": "deadline", "done": "done", "on_time": "on time", "late": "late", "open": "open",
            "at": "time", "what": "event", "who": "by", "level": "level", "status": "status",
@@ -76,60 +78,53 @@ def _between(a: Any, b: Any) -> float | None:
     return (tb - ta).total_seconds() if ta and tb else None
 
 
-def situation_report(incident: Mapping[str, Any], timeline: Sequence[Mapping[str, Any]], *, now: datetime,
-                     lang: str = "zh-CN") -> str:
+def situation_document(incident: Mapping[str, Any], timeline: Sequence[Mapping[str, Any]], *, now: datetime,
+                       lang: str = "zh-CN") -> Document:
+    """The report as a ``Document`` (rendered to HTML by ``situation_report`` and to PDF by ``core.pdf``)."""
     L = TEXT["en" if lang.startswith("en") else "zh-CN"]  # noqa: N806 - a table of words
     zh = L is TEXT["zh-CN"]
     name = incident.get("type_name_zh" if zh else "type_name_en") or incident.get("incident_type", "")
     title = incident.get("title_zh" if zh else "title_en") or name
-    rows = []
-    for start, end, p_zh, p_en in PHASES:
-        rows.append(f"<tr><td>{escape(p_zh if zh else p_en)}</td><td>{_local(incident.get(start))}</td>"
-                    f"<td>{_local(incident.get(end))}</td><td>{duration(_between(incident.get(start), incident.get(end)))}"
-                    "</td></tr>")
+    phases = [(p_zh if zh else p_en, _local(incident.get(start)), _local(incident.get(end)),
+               duration(_between(incident.get(start), incident.get(end))))
+              for start, end, p_zh, p_en in PHASES]
     units = []
     for u in incident.get("units", ()):
         travel = _between(u.get("dispatched_at"), u.get("on_scene_at"))
         eta = u.get("eta_s")
         delta = None if travel is None or eta is None else travel - float(eta)
-        units.append(
-            f"<tr><td>{escape(str(u.get('unit', '')))}</td><td>{escape(str(u.get('kind', '')))}</td>"
-            f"<td>{duration(_between(u.get('call_at'), u.get('dispatched_at')))}</td><td>{duration(travel)}</td>"
-            f"<td>{duration(eta)}</td><td>{('+' if delta and delta > 0 else '') + duration(delta)}</td></tr>")
-    tasks = []
-    for t in incident.get("tasks", ()):
+        units.append((str(u.get("unit", "")), str(u.get("kind", "")),
+                      duration(_between(u.get("call_at"), u.get("dispatched_at"))), duration(travel), duration(eta),
+                      ("+" if delta and delta > 0 else "") + duration(delta)))
+    tasks, late = [], set()
+    for i, t in enumerate(incident.get("tasks", ())):
         deadline, done = _dt(t.get("deadline")), _dt(t.get("done_at"))
         verdict = L["open"] if done is None else (L["on_time"] if deadline is None or done <= deadline else L["late"])
-        tasks.append(f"<tr><td>{escape(str(t.get('title_zh' if zh else 'title_en') or t.get('key', '')))}</td>"
-                     f"<td>{escape(str(t.get('department') or t.get('role') or ''))}</td><td>{_local(deadline)}</td>"
-                     f"<td>{_local(done)}</td><td class='{'late' if verdict == L['late'] else ''}'>{verdict}</td></tr>")
-    events = [f"<tr><td>{_local(e.get('at'))}</td><td>{escape(str(e.get('kind', '')))}</td>"
-              f"<td>{escape(str(e.get('actor') or ''))}</td><td>{escape(_detail(e.get('detail')))}</td></tr>"
+        if verdict == L["late"]:
+            late.add((i, 4))
+        tasks.append((str(t.get("title_zh" if zh else "title_en") or t.get("key", "")),
+                      str(t.get("department") or t.get("role") or ""), _local(deadline), _local(done), verdict))
+    events = [(_local(e.get("at")), str(e.get("kind", "")), str(e.get("actor") or ""), _detail(e.get("detail")))
               for e in timeline]
-    exercise = f"<p class='exercise'>{L['exercise']}</p>" if incident.get("exercise") else ""
-    return f"""<!doctype html>
-<html lang="{'zh-CN' if zh else 'en'}"><head><meta charset="utf-8">
-<title>{escape(L['title'])} #{incident.get('id')} {escape(str(title))}</title>
-<style>
-body {{ font-family: "Noto Sans CJK SC", "Noto Sans SC", sans-serif; margin: 2em; color: #111; }}
-h1 {{ font-size: 1.5em; }} h2 {{ font-size: 1.1em; margin-top: 1.6em; border-bottom: 1px solid #999; }}
-table {{ border-collapse: collapse; width: 100%; font-size: .9em; }}
-td, th {{ border: 1px solid #ccc; padding: .25em .5em; text-align: left; vertical-align: top; }}
-.late {{ color: #b00; font-weight: bold; }} .exercise {{ color: #b00; font-weight: bold; font-size: 1.4em; }}
-@media print {{ body {{ margin: 1cm; }} h2 {{ break-after: avoid; }} tr {{ break-inside: avoid; }} }}
-</style></head><body>
-{exercise}<h1>{escape(L['title'])} · #{incident.get('id')} {escape(str(title))}</h1>
-<p>{escape(str(name))} · {L['level']} {escape(str(incident.get('level_roman', '')))} ·
-{L['status']} {escape(str(incident.get('status', '')))} · {L['generated']} {_local(now)}</p>
-<h2>{L['phases']}</h2><table><tr><th>{L['phase']}</th><th></th><th></th><th>{L['took']}</th></tr>{''.join(rows)}</table>
-<h2>{L['units']}</h2><table><tr><th>{L['unit']}</th><th></th><th>{L['turnout']}</th><th>{L['travel']}</th>
-<th>{L['eta']}</th><th>{L['delta']}</th></tr>{''.join(units)}</table>
-<h2>{L['tasks']}</h2><table><tr><th>{L['task']}</th><th>{L['dept']}</th><th>{L['deadline']}</th><th>{L['done']}</th>
-<th></th></tr>{''.join(tasks)}</table>
-<h2>{L['timeline']}</h2><table><tr><th>{L['at']}</th><th>{L['what']}</th><th>{L['who']}</th><th></th></tr>
-{''.join(events)}</table>
-</body></html>
-"""
+    return Document(
+        title=f"{L['title']} · #{incident.get('id')} {title}",
+        subtitle=[f"{name} · {L['level']} {incident.get('level_roman', '')} · {L['status']} "
+                  f"{incident.get('status', '')} · {L['generated']} {_local(now)}"],
+        banner=L["exercise"] if incident.get("exercise") else "",
+        lang="zh-CN" if zh else "en",
+        sections=[
+            Table(L["phases"], (L["phase"], "", "", L["took"]), phases),
+            Table(L["units"], (L["unit"], "", L["turnout"], L["travel"], L["eta"], L["delta"]), units),
+            Table(L["tasks"], (L["task"], L["dept"], L["deadline"], L["done"], ""), tasks, frozenset(late)),
+            Table(L["timeline"], (L["at"], L["what"], L["who"], ""), events),
+        ],
+    )
+
+
+def situation_report(incident: Mapping[str, Any], timeline: Sequence[Mapping[str, Any]], *, now: datetime,
+                     lang: str = "zh-CN") -> str:
+    """The report as one printable HTML page."""
+    return to_html(situation_document(incident, timeline, now=now, lang=lang))
 
 
 def _detail(d: Any) -> str:

@@ -30,7 +30,7 @@ from citybrain.warning.types import Level
 
 RESOURCE = "incident"
 SOURCES = ("manual", "warning", "feed", "drill")
-LINK_KINDS = ("warning", "report", "hazard")
+LINK_KINDS = ("warning", "report", "hazard", "feed")  # feed: "<department>:<external id>" (intake)
 SYSTEM = "system"
 
 

@@ -340,18 +340,28 @@ def import_plan(body: PlanImport, request: Request, response: Response, principa
 
 
 @router.get("/incidents/{incident_id}/report", response_class=Response,
-            responses={200: {"content": {"text/html": {}}, "description": "printable situation report"}})
+            responses={200: {"content": {"text/html": {}, "application/pdf": {}},
+                             "description": "the situation report as HTML or PDF"}})
 def situation_report(incident_id: int, principal: Permitted("incident:read"), session: DbSession, clock: ClockDep,
-                     lang: str = Query("zh-CN", pattern="^(zh-CN|en)$")) -> Response:
+                     lang: str = Query("zh-CN", pattern="^(zh-CN|en)$"),
+                     format: str = Query("html", pattern="^(html|pdf)$")) -> Response:  # noqa: A002 - the API word
     """The situation report (情况报告): phase times, units' turnout and travel against ETA, tasks against their
-    deadlines, and the timeline; printable (save as PDF from the browser)."""
-    from citybrain.incident.report import situation_report as render
+    deadlines, and the timeline; as printable HTML or as a PDF rendered on the server."""
+    from citybrain.incident.report import situation_document
 
     now = clock.now()
     inc = service.get_or_raise(session=session, principal=principal, incident_id=incident_id)
     detail = _detail(session, inc, now).model_dump()
     events = [service.event_dict(e) for e in service.timeline(session=session, incident=inc)]
-    return Response(render(detail, events, now=now, lang=lang), media_type="text/html; charset=utf-8")
+    doc = situation_document(detail, events, now=now, lang=lang)
+    if format == "pdf":
+        from citybrain.core.pdf import to_pdf
+
+        return Response(to_pdf(doc), media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="incident-{inc.id}-report.pdf"'})
+    from citybrain.core.documents import to_html
+
+    return Response(to_html(doc), media_type="text/html; charset=utf-8")
 
 
 # -- drills ------------------------------------------------------------------------------------------
@@ -381,7 +391,8 @@ def start_drill(request: Request, principal: Permitted("incident:write"), sessio
         known = drills.starter_scenarios()
         key = body.get("scenario")
         if key not in known:
-            raise Invalid(f"unknown scenario {key!r}", errors=[FieldError("body.scenario", f"one of {', '.join(known)}")])
+            raise Invalid(f"unknown scenario {key!r}",
+                          errors=[FieldError("body.scenario", f"one of {', '.join(known)}")])
         scenario = known[key]
     now = clock.now()
     inc = drills.start(session=session, now=now, principal=principal, scenario=scenario)
