@@ -8,6 +8,8 @@ An incident is opened through the HTTP API as the duty officer would, and the de
 
 from __future__ import annotations
 
+import io
+
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -95,6 +97,8 @@ def test_incident_card_page_task_units_and_map(browser_page: BrowserPage, warnin
     report_href = page.get_attribute("#incident-dialog .incident-report-link", "href")
     assert report_href == f"/api/v1/incidents/{inc['id']}/report?lang=zh-CN"
     assert "情况报告" in page.evaluate("u => fetch(u).then(r => r.text())", report_href)  # the session opens it
+    pdf_href = page.get_attribute("#incident-dialog .incident-report-pdf", "href")
+    assert page.evaluate("u => fetch(u).then(r => r.text()).then(t => t.slice(0, 5))", pdf_href) == "%PDF-"
     assert "启动预案" in page.inner_text("#incident-dialog .incident-timeline")
     recs = page.locator("#incident-dialog .incident-rec")
     recs.first.wait_for()
@@ -117,6 +121,15 @@ def test_incident_card_page_task_units_and_map(browser_page: BrowserPage, warnin
     with closing(api_client(server)) as c:
         tasks = c.get(f"/api/v1/incidents/{inc['id']}").json()["tasks"]
     assert next(t for t in tasks if t["id"] == task["id"])["status"] == "accepted"
+
+    # A photo from the scene goes on the timeline as a link to the stored (re-encoded) file.
+    page.set_input_files("#incident-file", files=[{"name": "scene.png", "mimeType": "image/png", "buffer": png()}])
+    page.click("#incident-dialog [data-action=upload]")
+    link = page.locator("#incident-dialog .incident-timeline li[data-kind=file] a.event-file")
+    link.wait_for()
+    assert link.inner_text() == "scene.png"
+    assert page.evaluate("u => fetch(u).then(r => r.headers.get('content-type'))", link.get_attribute("href")) \
+        == "image/jpeg"
 
     # Verify the incident: the status step, then the card follows.
     page.click("#incident-dialog [data-action=transition-verify]")
@@ -163,3 +176,12 @@ def test_create_incident_from_a_warning_page(browser_page: BrowserPage, warnings
     page.keyboard.press("Escape")
     page.wait_for_selector(f"#panel-incidents .inc-item[data-id='{items[0]['id']}']")
     bp.assert_clean()
+
+
+def png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), "orange").save(out, "PNG")
+    return out.getvalue()
+

@@ -33,12 +33,14 @@ function problemMessage(status, problem) {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-export async function request(path, { method = 'GET', json, headers = {}, signal } = {}) {
+export async function request(path, { method = 'GET', json, form, headers = {}, signal } = {}) {
   const h = new Headers({ Accept: 'application/json, application/problem+json', ...headers });
   const init = { method, credentials: 'same-origin', headers: h, signal };
   if (json !== undefined) {
     h.set('Content-Type', 'application/json');
     init.body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    init.body = form; // FormData: the browser sets the multipart boundary
   }
   if (!SAFE_METHODS.has(method) && csrfToken) h.set('X-CSRF-Token', csrfToken);
 
@@ -59,6 +61,7 @@ export async function request(path, { method = 'GET', json, headers = {}, signal
 export const api = {
   get: (path, opts) => request(path, { ...opts, method: 'GET' }),
   post: (path, json, opts) => request(path, { ...opts, method: 'POST', json }),
+  upload: (path, form, opts) => request(path, { ...opts, method: 'POST', form }),
   put: (path, json, opts) => request(path, { ...opts, method: 'PUT', json }),
   patch: (path, json, opts) => request(path, { ...opts, method: 'PATCH', json }),
   delete: (path, opts) => request(path, { ...opts, method: 'DELETE' }),

@@ -219,9 +219,22 @@ function render() {
     }, t('incidents.dispatch')) : null)));
   }
 
+  const fileInput = h('input', { id: 'incident-file', type: 'file', accept: 'image/jpeg,image/png,image/webp,application/pdf' });
   const noteRow = actor ? h('section', { class: 'warning-actions incident-note' },
     h('label', { for: 'incident-note' }, t('incidents.note')), note,
+    h('label', { for: 'incident-file', class: 'file-label' }, t('incidents.file')), fileInput,
     h('div', { class: 'dialog-actions action-row' },
+      h('button', {
+        type: 'button', class: 'btn btn-ghost', dataset: { action: 'upload' },
+        onclick: () => run(() => {
+          const file = fileInput.files?.[0];
+          if (!file) throw new Error(t('incidents.file.none'));
+          const form = new FormData();
+          form.append('file', file, file.name);
+          form.append('note', text());
+          return ctx.api.upload(`${base}/files`, form);
+        }, 'incidents.done.file'),
+      }, t('incidents.file.add')),
       h('button', {
         type: 'button', class: 'btn btn-ghost', dataset: { action: 'note' },
         onclick: () => run(() => {
@@ -241,7 +254,10 @@ function render() {
     h('p', { class: 'dialog-hint' }, h('a', {
       class: 'incident-report-link', href: `/api/v1/incidents/${inc.id}/report?lang=${getLang() === 'zh-CN' ? 'zh-CN' : 'en'}`,
       target: '_blank', rel: 'noopener',
-    }, t('incidents.report'))),
+    }, t('incidents.report')), ' · ', h('a', {
+      class: 'incident-report-pdf', href: `/api/v1/incidents/${inc.id}/report?format=pdf&lang=${getLang() === 'zh-CN' ? 'zh-CN' : 'en'}`,
+      target: '_blank', rel: 'noopener',
+    }, t('incidents.report.pdf'))),
     h('div', { class: 'warning-cols' },
       h('section', {}, meta,
         h('h3', { class: 'card-sub' }, t('incidents.tasks', { n: tasks.length })), taskList),
@@ -256,9 +272,15 @@ export const UNIT_COLOR = {
   available: '#34d399', dispatched: '#f76b15', en_route: '#ffc53d', on_scene: '#e5484d', returning: '#3e8bff', out_of_service: '#6b7280',
 };
 
-function eventDetail(e) {
+function eventDetail(e, incidentId) {
   const d = e.detail || {};
   const parts = [];
+  if (e.kind === 'file' && d.attachment) {
+    const a = d.attachment;
+    const href = a.key ? `/api/v1/incidents/${incidentId}/files/${e.id}` : a.url;
+    const link = href ? h('a', { class: 'event-file', href, target: '_blank', rel: 'noopener' }, a.name || t('incidents.file')) : a.name;
+    return [link, d.text ? h('q', { class: 'event-text' }, d.text) : null];
+  }
   if (d.key) parts.push(String(d.key));
   if (d.unit) parts.push(String(d.unit));
   if (d.from_level && d.to_level) parts.push(`${d.from_level} → ${d.to_level}`);
@@ -274,7 +296,7 @@ function timeline(events, tz) {
     h('div', {},
       h('div', { class: 'event-head' }, h('strong', {}, lookup('incidents.event', e.kind)), h('time', { class: 'mono', dateTime: e.at }, fmtDateTime(e.at, tz)),
         e.actor ? h('span', { class: 'event-actor' }, e.actor) : null),
-      h('div', { class: 'event-detail' }, ...eventDetail(e))))));
+      h('div', { class: 'event-detail' }, ...eventDetail(e, e.incident_id ?? current?.id))))));
 }
 
 export function isOpen(inc) {
