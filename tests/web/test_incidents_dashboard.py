@@ -9,7 +9,6 @@ An incident is opened through the HTTP API as the duty officer would, and the de
 from __future__ import annotations
 
 import io
-
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
