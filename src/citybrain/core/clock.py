@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Protocol
+
+#: The city's wall-clock zone for display (UTC+8 all year: China has had no daylight saving since 1991).
+SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 class Clock(Protocol):

@@ -22,12 +22,12 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
+from citybrain.core.clock import SHANGHAI
 from citybrain.core.documents import Document, Table, to_html
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 PHASES = (("reported_at", "verified_at", "核实", "verification"),
           ("verified_at", "responding_at", "启动响应", "start of response"),
           ("responding_at", "contained_at", "控制", "containment"),

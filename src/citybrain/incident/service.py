@@ -186,10 +186,7 @@ def _check_location(lon: Any, lat: Any, area: Mapping[str, Any] | None, prefix: 
 def _district_at(session: Session, lon: float, lat: float) -> str | None:
     from citybrain.geo.service import locate
 
-    try:
-        hits = locate(session=session, lon=lon, lat=lat, layer="districts")
-    except Exception:  # noqa: BLE001 - no districts layer loaded: the district stays unknown
-        return None
+    hits = locate(session=session, lon=lon, lat=lat, layer="districts")  # none loaded: the district stays unknown
     return hits[0].code if hits else None
 
 

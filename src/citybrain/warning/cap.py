@@ -26,7 +26,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -34,6 +34,7 @@ from typing import Any
 
 from lxml import etree
 
+from citybrain.core.clock import SHANGHAI
 from citybrain.warning.types import Level
 
 CAP12_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -41,7 +42,7 @@ CAP11_NS = "urn:oasis:names:tc:emergency:cap:1.1"
 DSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 CAP_MEDIA_TYPE = "application/cap+xml"
 MAX_BYTES = 1 << 20  # 1 MiB: real alerts are a few kB; a bigger document is refused before parsing
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
+CHINA_TZ = SHANGHAI
 
 Pair = tuple[str, str]  # CAP's (valueName, value)
 

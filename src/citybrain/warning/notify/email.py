@@ -22,13 +22,14 @@ import re
 import smtplib
 import ssl
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from citybrain.core.clock import SHANGHAI
 from citybrain.warning.notify.base import (
     ConfigReader,
     Notification,
@@ -40,7 +41,6 @@ from citybrain.warning.notify.base import (
 )
 from citybrain.warning.types import Level
 
-SHANGHAI = timezone(timedelta(hours=8), "CST")  # no daylight saving since 1991
 _ATOM = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _COLOURS = {1: "#d4380d", 2: "#fa8c16", 3: "#fadb14", 4: "#1677ff"}
 
