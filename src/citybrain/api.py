@@ -29,6 +29,7 @@ from citybrain.core.nats_bus import make_bus
 from citybrain.core.settings import Settings, load_settings
 from citybrain.geo import service as geo_service
 from citybrain.geo.views import router as geo_router
+from citybrain.hazard.inspection.pages import router as inspection_pages_router
 from citybrain.hazard.inspection.views import router as inspection_router
 from citybrain.hazard.nearmiss.views import router as nearmiss_router
 from citybrain.hazard.risk.views import router as risk_router
@@ -36,6 +37,7 @@ from citybrain.hazard.views import router as hazard_router
 from citybrain.incident.intake_views import router as incident_intake_router
 from citybrain.incident.views import router as incident_router
 from citybrain.org.views import router as org_router
+from citybrain.public.pages import router as public_pages_router
 from citybrain.public.views import router as public_router
 from citybrain.report.case_views import router as case_router
 from citybrain.report.open311 import router as open311_router
@@ -259,11 +261,12 @@ def create_app(
     app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
 
-    # monitoring before sensing: /devices/health must not be taken for /devices/{device_id}
+    # monitoring before sensing: /devices/health must not be taken for /devices/{device_id}; public before
+    # public_warning: its /public/warnings answers the engine's list plus plain language and advice
     for router in (auth_router, org_router, audit_router, geo_router, monitoring_router, sensing_router,
-                   stream_router, warning_router, warning_config_router, public_warning_router, incident_router,
-                   incident_intake_router, hazard_router, risk_router, inspection_router, nearmiss_router,
-                   analytics_router, report_router, case_router, public_router, training_router):
+                   stream_router, warning_router, warning_config_router, public_router, public_warning_router,
+                   incident_router, incident_intake_router, hazard_router, risk_router, inspection_router,
+                   nearmiss_router, analytics_router, report_router, case_router, training_router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(open311_router)  # /open311/v2: the standard's own path, outside /api/v1
 
@@ -311,6 +314,8 @@ def create_app(
         }
 
     app.include_router(report_pages_router)  # /report, /track: the citizen's pages
+    app.include_router(public_pages_router)  # /public: warnings by district in plain language, safety knowledge
+    app.include_router(inspection_pages_router)  # /inspect: the inspector's phone form
     app.include_router(web_router)
     mount_static(app)
     return app

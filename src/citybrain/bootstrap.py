@@ -8,6 +8,9 @@ map is empty.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
 
 from citybrain.auth import service as auth_service
 from citybrain.core import migrate
@@ -25,6 +28,21 @@ class BootstrapReport:
     departments_added: int = 0
     admin_password: str | None = None  # set only when generated now: print it once
     geo_loaded: dict[str, int] = field(default_factory=dict)
+    reference_seeded: dict[str, int] = field(default_factory=dict)
+
+
+def seed_reference(*, session: Session, now: datetime) -> dict[str, int]:
+    """Reference data each domain ships (idempotent): regulations and clauses, starter training courses,
+    the case routing table. Returns how many rows of each kind were added."""
+    from citybrain.hazard import regulations as hazard_regulations
+    from citybrain.report import case_service
+    from citybrain.training import service as training_service
+
+    return {
+        "regulations": hazard_regulations.seed(session=session, now=now),
+        "courses": training_service.seed(session=session, now=now),
+        "case_routes": case_service.seed(session=session, now=now),
+    }
 
 
 def prepare(settings: Settings, database: Database, clock: Clock, *, load_geo: bool = True) -> BootstrapReport:
@@ -38,6 +56,7 @@ def prepare(settings: Settings, database: Database, clock: Clock, *, load_geo: b
         report.admin_password = auth_service.ensure_admin(
             session=session, now=now, username=settings.admin_username, password=pw
         )
+        report.reference_seeded = seed_reference(session=session, now=now)
         if load_geo and not geo_service.layer_counts(session=session):
             from citybrain.geo.loaders import load_shanghai
 

@@ -1,1 +1,2 @@
-"""What the public sees without logging in: current warnings by district in plain language, subscriptions, safety knowledge."""
+"""What the public sees without logging in: current warnings by district in plain language, subscriptions,
+safety knowledge."""

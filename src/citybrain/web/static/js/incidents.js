@@ -2,6 +2,10 @@
 // drawn as the "事件 / Incidents" card and as two map layers (incident markers by level, units by status),
 // plus the route of a recommended unit while it is hovered on the incident page. The store lives as long
 // as the session: startIncidents(user) on sign-in, stopIncidents() on sign-out.
+// While any unit is moving (dispatched, en route, returning) the fleet alone is re-read every 3 s and each
+// square glides to its new position, so the map looks live; the open incident page's unit rows get the
+// unit's live status, since when, and when it last reported. With incident:write the card offers the
+// response-plan editor (plan-editor.js) and the drill launcher (drill-launcher.js).
 
 import { api, ApiError } from './api.js';
 import { h } from './dom.js';
@@ -9,27 +13,45 @@ import { t, intlLocale } from './i18n.js';
 import { LEVELS, LEVEL_COLOR, fmtDateTime, levelChip } from './warning-page.js';
 import { can, permissionsReady } from './warnings.js';
 import { UNIT_COLOR, incidentStatusName, openIncident, refreshIncident, titleOf, typeName, unitKindName, unitStatusName } from './incident-page.js';
+import { openPlanEditor } from './plan-editor.js';
+import { openDrillLauncher } from './drill-launcher.js';
 
 const POLL_MS = 15000;
+const UNIT_FAST_MS = 3000; // the fleet alone, while a unit is moving
+const MOVING = new Set(['dispatched', 'en_route', 'returning']);
+const TWEEN_MS = 1000; // a moved square glides to its new position
+const TWEEN_MAX_DEG = 0.05; // ~5 km: farther jumps (a unit sent home, a new registration) are not animated
 const LIST_LIMIT = 200;
 const SHOW = 40;
 const EMPTY = { type: 'FeatureCollection', features: [] };
 const LEVEL_NUMBER = Object.fromEntries(LEVELS.map((l, i) => [l.level, i + 1]));
 
-const store = { user: null, items: new Map(), units: [], status: 'off', error: null, pollTimer: null, loading: null };
+const store = {
+  user: null, items: new Map(), units: [], status: 'off', error: null, pollTimer: null, loading: null,
+  unitTimer: null, unitPollMs: POLL_MS, // unitPollMs: how often the fleet is re-read now (3 s while a unit moves)
+  unitsAt: 0, // when the fleet was last read (Date.now())
+};
 const listeners = new Set();
 let env = { api, map: null, timezone: 'Asia/Shanghai' };
 
 /** Wire the store to the app (called once the map exists). */
 export function initIncidents(options) {
   env = { ...env, ...options };
-  if (window.citybrain) Object.assign(window.citybrain, { openIncident: (id) => openIncident(id, pageCtx()), incidents: store });
+  if (window.citybrain) Object.assign(window.citybrain, { openIncident: showIncident, incidents: store });
   env.map?.on('styleimagemissing', (e) => addSquare(e.id));
 }
 
 function emit() {
   pushMap();
+  decorateIncidentUnits();
   for (const fn of listeners) fn();
+}
+
+/** Open an incident's page (and follow its unit rows with the fleet's live state). */
+export function showIncident(id) {
+  const opened = openIncident(id, pageCtx());
+  watchIncidentPage();
+  return opened;
 }
 
 export function startIncidents(user) {
@@ -53,7 +75,9 @@ export function startIncidents(user) {
 export function stopIncidents() {
   if (store.status === 'off' && !store.user) return;
   clearInterval(store.pollTimer);
-  Object.assign(store, { user: null, units: [], status: 'off', error: null, pollTimer: null, loading: null });
+  clearTimeout(store.unitTimer);
+  tween = null;
+  Object.assign(store, { user: null, units: [], status: 'off', error: null, pollTimer: null, loading: null, unitTimer: null, unitPollMs: POLL_MS });
   store.items.clear();
   emit();
 }
@@ -68,7 +92,7 @@ export async function refresh() {
     ]);
     if (store.user !== user) return;
     store.items = new Map(page.items.map((i) => [i.id, i]));
-    store.units = units || [];
+    setUnits(units || []);
     store.status = 'ready';
     store.error = null;
   } catch (err) {
@@ -77,7 +101,122 @@ export async function refresh() {
     if (err instanceof ApiError && err.status === 403) store.status = 'forbidden';
   }
   emit();
+  scheduleUnits();
   for (const id of store.items.keys()) refreshIncident(id);
+}
+
+// ---- live unit positions -------------------------------------------------------------------
+
+/** Re-read the fleet in 3 s while any unit is moving; otherwise the 15 s poll is enough. */
+function scheduleUnits() {
+  clearTimeout(store.unitTimer);
+  store.unitTimer = null;
+  const moving = store.units.some((u) => MOVING.has(u.status));
+  store.unitPollMs = moving ? UNIT_FAST_MS : POLL_MS;
+  if (store.user && moving && store.status === 'ready') store.unitTimer = setTimeout(refreshUnits, UNIT_FAST_MS);
+}
+
+async function refreshUnits() {
+  const user = store.user;
+  if (!user) return;
+  if (!document.hidden) { // a hidden tab waits; the first poll after it shows catches up
+    try {
+      const units = await env.api.get('/api/v1/units');
+      if (store.user !== user) return;
+      setUnits(units || []);
+      pushMap();
+      decorateIncidentUnits();
+    } catch {
+      /* the next poll tries again */
+    }
+  }
+  if (store.user === user) scheduleUnits();
+}
+
+let tween = null; // {from: Map(unit id -> [lon, lat]), start}
+
+const reducedMotion = () => window.matchMedia?.('(prefers-reduced-motion: reduce)').matches;
+
+/** Where a unit's square is drawn now: on its way from the previous position while a glide runs. */
+function drawnAt(u, now = performance.now()) {
+  const from = tween?.from.get(u.id);
+  if (!from) return [u.lon, u.lat];
+  const x = Math.min(1, (now - tween.start) / TWEEN_MS);
+  const k = x < 0.5 ? 2 * x * x : 1 - ((-2 * x + 2) ** 2) / 2; // ease in-out
+  return [from[0] + (u.lon - from[0]) * k, from[1] + (u.lat - from[1]) * k];
+}
+
+function setUnits(units) {
+  const now = performance.now();
+  const before = new Map(store.units.map((u) => [u.id, drawnAt(u, now)]));
+  store.units = units;
+  store.unitsAt = Date.now();
+  const from = new Map();
+  if (!reducedMotion()) {
+    for (const u of units) {
+      const p = before.get(u.id);
+      if (!p || !Number.isFinite(u.lon) || !Number.isFinite(u.lat)) continue;
+      const d = Math.abs(p[0] - u.lon) + Math.abs(p[1] - u.lat);
+      if (d > 0 && d < TWEEN_MAX_DEG) from.set(u.id, p);
+    }
+  }
+  tween = from.size ? { from, start: now } : null;
+  if (tween) requestAnimationFrame(glide);
+}
+
+function glide() {
+  if (!tween) return;
+  const done = performance.now() - tween.start >= TWEEN_MS;
+  if (done) tween = null;
+  pushMap();
+  if (!done) requestAnimationFrame(glide);
+}
+
+// The incident page (incident-page.js) lists the units dispatched to the incident from the incident's own
+// record; each row (li[data-unit-id]) is completed here with the fleet's live state: status, since when,
+// and when the unit last reported (the unit record's updated_at: the API keeps no separate position time).
+// When the page was drawn after the fleet was read and the two disagree (a unit just dispatched from the page),
+// the page is the fresher: the row waits for the re-read that every action starts.
+let watchedPage = null;
+let pageDrawnAt = 0;
+
+function watchIncidentPage() {
+  const el = document.getElementById('incident-dialog');
+  if (!el || watchedPage === el) return;
+  watchedPage = el;
+  new MutationObserver(() => { // each render replaces the dialog's children
+    pageDrawnAt = Date.now();
+    decorateIncidentUnits();
+  }).observe(el, { childList: true });
+  pageDrawnAt = Date.now();
+  decorateIncidentUnits();
+}
+
+function decorateIncidentUnits() {
+  const el = watchedPage;
+  if (!el?.open) return;
+  const byId = new Map(store.units.map((u) => [String(u.id), u]));
+  for (const li of el.querySelectorAll('.incident-units li[data-unit-id]')) {
+    const u = byId.get(li.dataset.unitId);
+    let live = li.querySelector('.unit-live');
+    const stale = u && u.status !== li.dataset.status && store.unitsAt < pageDrawnAt;
+    if (!u || stale || li.dataset.status === 'released') { // released: a past assignment, the unit is elsewhere now
+      live?.remove();
+      continue;
+    }
+    if (!live) {
+      live = h('span', { class: 'unit-live' });
+      li.append(live);
+    }
+    live.dataset.status = u.status;
+    live.dataset.updatedAt = u.updated_at;
+    live.replaceChildren(
+      h('span', { class: `state-badge unit-status unit-${u.status}`, style: { '--unit': UNIT_COLOR[u.status] || '#8b98a9' } }, unitStatusName(u.status)),
+      ' ', h('time', { class: 'unit-since', dateTime: u.since, title: fmtDateTime(u.since, env.timezone) }, t('units.since', { age: age(u.since) })),
+      ' · ', h('time', { class: 'unit-updated', dateTime: u.updated_at, title: fmtDateTime(u.updated_at, env.timezone) },
+        t('units.reported', { age: age(u.updated_at) })),
+      ' · ', h('span', { class: 'mono unit-pos' }, `${u.lon.toFixed(4)}°E ${u.lat.toFixed(4)}°N`));
+  }
 }
 
 export function openIncidents() {
@@ -100,6 +239,15 @@ function pageCtx() {
   };
 }
 
+/** A drill was started: exercise mode on (the watermark), the exercise incident in the list, its page open. */
+function drillStarted(detail) {
+  window.citybrain?.setExerciseMode?.(true);
+  const incident = { ...detail };
+  for (const key of ['tasks', 'parts', 'units', 'links']) delete incident[key]; // the list keeps the summary only
+  upsert(incident);
+  showIncident(incident.id);
+}
+
 function age(value) {
   const s = Math.round((Date.now() - Date.parse(value)) / 1000);
   const rtf = new Intl.RelativeTimeFormat(intlLocale(), { numeric: 'auto', style: 'short' });
@@ -116,12 +264,18 @@ export function renderIncidentsCard(body, ctx) {
   env.timezone = ctx.timezone || env.timezone;
   const list = h('ul', { class: 'warn-list inc-list', 'aria-label': t('panel.incidents') });
   const more = h('p', { class: 'gaps-more', hidden: true });
-  body.replaceChildren(list, more);
+  const tools = h('div', { class: 'warn-bar inc-tools', hidden: true },
+    h('button', { type: 'button', class: 'link-btn warn-rules', dataset: { action: 'plans' }, title: t('plans.title'),
+      onclick: () => openPlanEditor({ api: env.api, can }) }, t('plans.open')),
+    h('button', { type: 'button', class: 'link-btn warn-rules', dataset: { action: 'drills' }, title: t('drills.title'),
+      onclick: () => openDrillLauncher({ api: env.api, can, onStarted: drillStarted }) }, t('drills.open')));
+  body.replaceChildren(tools, list, more);
   body.classList.add('warn-card');
 
   function draw() {
     const all = openIncidents();
     body.dataset.count = String(all.length);
+    tools.hidden = !can('incident:write');
     if (store.status === 'forbidden') {
       list.replaceChildren(h('li', { class: 'empty-state' }, h('p', {}, t('incidents.forbidden'))));
     } else if (store.error && !store.items.size) {
@@ -132,7 +286,7 @@ export function renderIncidentsCard(body, ctx) {
     } else {
       list.replaceChildren(...all.slice(0, SHOW).map((inc) => h('li', {}, h('button', {
         type: 'button', class: 'warn-item inc-item', dataset: { id: String(inc.id), level: inc.level, status: inc.status, exercise: String(inc.exercise) },
-        onclick: () => openIncident(inc.id, pageCtx()),
+        onclick: () => showIncident(inc.id),
       },
       levelChip(inc.level),
       h('span', { class: 'warn-main' },
@@ -171,9 +325,11 @@ function incidentFeatures() {
 
 function unitFeatures() {
   if (!store.user) return EMPTY;
+  const now = performance.now();
   return { type: 'FeatureCollection', features: store.units.filter((u) => Number.isFinite(u.lon) && Number.isFinite(u.lat)).map((u) => ({
-    type: 'Feature', id: u.id, geometry: { type: 'Point', coordinates: [u.lon, u.lat] },
-    properties: { id: u.id, key: u.key, name: u.name, kind: u.kind, status: u.status, department: u.department, incident_id: u.incident_id },
+    type: 'Feature', id: u.id, geometry: { type: 'Point', coordinates: drawnAt(u, now) },
+    properties: { id: u.id, key: u.key, name: u.name, kind: u.kind, status: u.status, department: u.department, incident_id: u.incident_id,
+      since: u.since, updated_at: u.updated_at },
   })) };
 }
 
@@ -237,7 +393,8 @@ function unitTooltip(feature) {
   return h('div', { class: 'cb-popup' },
     h('div', { class: 'cb-popup-kicker' }, `${unitKindName(p.kind)} · ${unitStatusName(p.status)}`),
     h('div', { class: 'cb-popup-title' }, p.name || p.key),
-    h('div', { class: 'cb-popup-sub mono' }, [p.key, p.department].filter(Boolean).join(' · ')));
+    h('div', { class: 'cb-popup-sub mono' }, [p.key, p.department].filter(Boolean).join(' · ')),
+    p.updated_at ? h('div', { class: 'cb-popup-sub' }, `${t('units.since', { age: age(p.since) })} · ${t('units.reported', { age: age(p.updated_at) })}`) : null);
 }
 
 const LEVEL_EXPR = ['match', ['get', 'level'], ...LEVELS.flatMap((l) => [l.level, l.color]), '#8b98a9'];
@@ -308,6 +465,6 @@ export const INCIDENT_LAYERS = [
       },
     ],
     tooltip: { layer: 'incidents-point', render: incidentTooltip },
-    click: { layer: ['incidents-point', 'incidents-halo'], handle: (feature) => openIncident(feature.properties.id, pageCtx()) },
+    click: { layer: ['incidents-point', 'incidents-halo'], handle: (feature) => showIncident(feature.properties.id) },
   },
 ];

@@ -1,0 +1,1 @@
+"""Shipped data of risk assessment: the pre-works checklist of metro construction."""
