@@ -38,7 +38,7 @@ SCREENSHOT = (REPO / "docs" / "img" / "dashboard.png" if os.environ.get("CITYBRA
               else REPO / "test-results" / "dashboard.png")
 WEB = Path(str(files("citybrain.web")))
 STATIC = WEB / "static"
-MESSAGES = STATIC / "i18n" / "messages.json"
+MESSAGE_FILES = ("messages.json", "messages-prevention.json", "messages-citizens.json")
 
 # Style layers drawn by the base registry entries (static/js/layers.js).
 BASE_STYLE_LAYERS = {
@@ -407,7 +407,17 @@ def test_screenshot_signed_in(browser_page: BrowserPage, live_server: Any) -> No
 
 
 def _messages() -> dict[str, dict[str, str]]:
-    data: dict[str, dict[str, str]] = json.loads(MESSAGES.read_text(encoding="utf-8"))
+    """Every file the dashboard loads (i18n.js MESSAGE_FILES), merged; a key defined twice is an error."""
+    js = (STATIC / "js" / "i18n.js").read_text(encoding="utf-8")
+    assert all(f"'{name}'" in js for name in MESSAGE_FILES), "i18n.js and this test disagree on the files"
+    data: dict[str, dict[str, str]] = {}
+    for name in MESSAGE_FILES:
+        part = json.loads((STATIC / "i18n" / name).read_text(encoding="utf-8"))
+        assert set(part) == {"zh-CN", "en"}, name
+        for lang, entries in part.items():
+            twice = set(entries) & set(data.get(lang, {}))
+            assert not twice, f"{name} redefines {sorted(twice)}"
+            data.setdefault(lang, {}).update(entries)
     return data
 
 

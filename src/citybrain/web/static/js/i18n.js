@@ -1,4 +1,5 @@
-// One dictionary for every UI string: /static/i18n/messages.json, {"zh-CN": {...}, "en": {...}}.
+// One dictionary for every UI string, merged from the files in MESSAGE_FILES, each {"zh-CN": {...}, "en": {...}}
+// (messages.json for the core dashboard; one file per later area, so areas can be edited independently).
 // Markup carries only keys: data-i18n="key" sets textContent, data-i18n-attr="aria-label:key;title:key" sets attributes.
 
 export const LANGS = ['zh-CN', 'en'];
@@ -9,10 +10,16 @@ let messages = { 'zh-CN': {}, en: {} };
 let lang = DEFAULT_LANG;
 const listeners = new Set();
 
-export async function initI18n(url = '/static/i18n/messages.json') {
-  const res = await fetch(url, { credentials: 'same-origin' });
-  if (!res.ok) throw new Error(`i18n: ${res.status}`);
-  messages = await res.json();
+export const MESSAGE_FILES = ['messages.json', 'messages-prevention.json', 'messages-citizens.json'];
+
+export async function initI18n(base = '/static/i18n/') {
+  const parts = await Promise.all(MESSAGE_FILES.map(async (name) => {
+    const res = await fetch(base + name, { credentials: 'same-origin' });
+    if (!res.ok) throw new Error(`i18n ${name}: ${res.status}`);
+    return res.json();
+  }));
+  messages = { 'zh-CN': {}, en: {} };
+  for (const part of parts) for (const l of LANGS) Object.assign(messages[l], part[l] || {});
   lang = storedLang() || DEFAULT_LANG;
   applyLang();
 }

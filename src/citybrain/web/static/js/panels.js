@@ -12,6 +12,8 @@ import { renderDeviceCard } from './device-card.js';
 import { renderGapsCard } from './gaps-card.js';
 import { renderWarningsCard } from './warnings.js';
 import { renderIncidentsCard } from './incidents.js';
+import { renderHazardsCard } from './prevention.js';
+import { renderCasesCard } from './citizens.js';
 import { getSelection, select } from './store.js';
 
 export const PANELS = [
@@ -37,6 +39,20 @@ export const PANELS = [
     requiresAuth: true,
     accent: 'var(--level-red)',
     render: (body, ctx) => renderIncidentsCard(body, ctx),
+  },
+  {
+    id: 'hazards',
+    titleKey: 'panel.hazards',
+    requiresAuth: true,
+    accent: 'var(--level-yellow)',
+    render: (body, ctx) => renderHazardsCard(body, ctx),
+  },
+  {
+    id: 'cases',
+    titleKey: 'panel.cases',
+    requiresAuth: true,
+    accent: 'var(--accent)',
+    render: (body, ctx) => renderCasesCard(body, ctx),
   },
   {
     id: 'gaps',
