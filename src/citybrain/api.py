@@ -102,6 +102,8 @@ async def _validation_handler(request: Request, exc: RequestValidationError) -> 
 
 async def _citybrain_handler(request: Request, exc: CityBrainError) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Bearer realm="citybrain"'} if exc.status == 401 else None
+    if exc.status == 429 and exc.extra.get("retry_after_s") is not None:
+        headers = {"Retry-After": str(max(1, int(exc.extra["retry_after_s"])))}
     return problem_response(problem_for(exc, instance=request.url.path), headers)
 
 
@@ -122,17 +124,26 @@ async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over ``max_bytes`` with 413, by Content-Length up front or while streaming."""
+    """Refuse bodies over the limit with 413, by Content-Length up front or while streaming.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    The limit is ``max_bytes`` for every body but file uploads (``multipart/form-data``), which may reach
+    ``max_upload_bytes``: a few phone photos are larger than any JSON or reading batch should be, and each
+    photo is checked again on its own (``core.images``).
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_upload_bytes = max(max_upload_bytes or max_bytes, max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes
+        for key, value in scope.get("headers", []):
+            if key == b"content-type" and value.lower().startswith(b"multipart/form-data"):
+                limit = self.max_upload_bytes
         for key, value in scope.get("headers", []):
             if key == b"content-length":
                 try:
@@ -257,7 +268,8 @@ def create_app(
     app.add_exception_handler(Exception, _unhandled_handler)
 
     # Order (outermost first): security headers → audit → body limit → routes, so a 413 is audited too.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
 

@@ -191,3 +191,28 @@ def test_an_unexpected_error_still_carries_the_request_id_and_security_headers(a
     assert r.status_code == 500
     assert r.headers.get("x-request-id")
     assert r.headers.get("x-content-type-options") == "nosniff"
+
+
+def test_file_uploads_have_their_own_larger_limit(settings: Settings, database: Database, clock: ManualClock) -> None:
+    app = create_app(settings.model_copy(update={"max_body_bytes": LIMIT, "max_upload_bytes": 4 * LIMIT}),
+                     database=database, clock=clock)
+    root = Users(app, database, clock).login("root", roles=("admin",), department="ops")
+    inc = root.post("/api/v1/incidents", json={"incident_type": "fire", "lon": 121.47, "lat": 31.23}).json()
+    files = f"/api/v1/incidents/{inc['id']}/files"
+    pdf = b"%PDF-1.4\n" + b"0" * (2 * LIMIT)  # over the JSON limit, within the upload limit
+    assert root.post(files, files={"file": ("a.pdf", pdf, "application/pdf")}).status_code == 201
+    r = root.post(files, files={"file": ("b.pdf", pdf * 3, "application/pdf")})
+    _assert_problem(r, 413)
+    # the same size as JSON stays refused: only multipart bodies get the upload limit
+    r = root.post(ENTERPRISES, content=b"{" + b" " * (2 * LIMIT) + b"}", headers={"content-type": "application/json"})
+    _assert_problem(r, 413)
+
+
+def test_too_many_requests_carries_retry_after(client: TestClient) -> None:
+    for _ in range(30):
+        r = client.post("/api/v1/public/subscriptions",
+                        json={"district": "310101", "kind": "email", "target": "a@example.org"})
+        if r.status_code == 429:
+            break
+    _assert_problem(r, 429)
+    assert int(r.headers["retry-after"]) >= 1

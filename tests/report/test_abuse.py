@@ -55,7 +55,8 @@ def test_a_solved_challenge_verifies_and_tampering_does_not() -> None:
     wrong = [
         (dict(challenge=c.challenge, nonce=nonce, now=161.0), "challenge"),  # expired
         (dict(challenge=c.challenge.replace("v1.6.", "v1.1."), nonce="0", now=120.0), "challenge"),  # easier: forged
-        (dict(challenge=c.challenge[:-1] + "0", nonce=nonce, now=120.0), "challenge"),  # signature
+        (dict(challenge=c.challenge[:-1] + ("1" if c.challenge.endswith("0") else "0"), nonce=nonce, now=120.0),
+         "challenge"),  # signature changed
         (dict(challenge="", nonce=nonce, now=120.0), "challenge"),
         (dict(challenge=c.challenge, nonce="", now=120.0), "nonce"),
     ]

@@ -115,11 +115,16 @@ def test_overdue_lists_expired_and_expiring_latest_certificates_in_scope(databas
         assert check["valid"] and check["holder"] == "张*" and check["course"] == "ENT-HAZMAT"
 
 
-def test_id_hash_key_is_made_once_and_kept(tmp_path):
+def test_id_hash_key_is_made_once_kept_private_and_derived(tmp_path):
     class S:
         data_dir = tmp_path
-        id_hash_key = None
+        secret_key = None
 
     key = service.id_hash_key(S())
     assert len(key) == 32 and service.id_hash_key(S()) == key
-    assert (tmp_path / service.KEY_FILE).stat().st_mode & 0o077 == 0
+    assert (tmp_path / "secrets" / "app.key").stat().st_mode & 0o077 == 0
+
+    class Configured(S):
+        secret_key = "a deployment secret of some length 0123456789"
+
+    assert service.id_hash_key(Configured()) not in (key, Configured.secret_key.encode())

@@ -37,9 +37,11 @@ class Settings(BaseSettings):
     city_name_en: str = "Shanghai"
     admin_username: str = "admin"
     admin_password: SecretStr | None = None
+    secret_key: SecretStr | None = None  # signs challenges, keys hashes; unset: generated in data_dir/secrets
     session_ttl_hours: float = Field(default=12.0, gt=0)
     cookie_secure: Literal["auto", "always", "never"] = "auto"
     max_body_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
+    max_upload_bytes: int = Field(default=24 * 1024 * 1024, gt=0)  # multipart file uploads (photos, PDFs)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: float = Field(default=15.0, gt=0)
     db_pool_size: int = Field(default=10, ge=1)
@@ -65,6 +67,10 @@ class Settings(BaseSettings):
                     "CITYBRAIN_ADMIN_PASSWORD is a placeholder or shorter than 12 characters; "
                     "production refuses it (unset it to have a random one generated and printed once)"
                 )
+            key = self.secret_key.get_secret_value() if self.secret_key else None
+            if key is not None and (key.lower() in PLACEHOLDER_SECRETS or len(key) < 32):
+                raise ValueError("CITYBRAIN_SECRET_KEY is a placeholder or shorter than 32 characters; production "
+                                 "refuses it (unset it to have one generated in the data directory)")
             if self.cookie_secure == "never":
                 raise ValueError("CITYBRAIN_COOKIE_SECURE=never is refused in production")
         return self

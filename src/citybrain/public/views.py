@@ -8,17 +8,17 @@ browser and JSON to everything else; ``unsubscribe`` also takes POST (one-click 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
 from citybrain.core.errors import NotFound, TooManyRequests
+from citybrain.core.ratelimit import Limit, RateLimiter
 from citybrain.deps import ClockDep, DbSession, Settings, client_ip, set_audit
 from citybrain.public import articles
 from citybrain.public import service as public_service
 from citybrain.public import subscriptions as subs
-from citybrain.public.ratelimit import TokenBuckets
 from citybrain.public.schemas import (
     ArticleRead,
     ArticleSummary,
@@ -31,21 +31,20 @@ from citybrain.public.schemas import (
 from citybrain.warning.atom import ATOM_MEDIA_TYPE
 
 router = APIRouter(tags=["public"])
-#: (capacity, period): five subscriptions per IP per ten minutes; token links thirty a minute.
-LIMITS = {"subscribe": (5, timedelta(minutes=10)), "token": (30, timedelta(minutes=1))}
+#: Five subscriptions per IP per ten minutes; token links thirty a minute.
+LIMITS = {"subscribe": Limit(5, 600), "token": Limit(30, 60)}
 
 
 def rate_limit(request: Request, action: str, now: datetime) -> None:
     """Refuse with 429 when this client IP has used up its bucket for ``action``."""
     cache: dict[str, Any] = request.app.state.cache
-    key = f"public.ratelimit.{action}"
-    if key not in cache:
-        capacity, per = LIMITS[action]
-        cache.setdefault(key, TokenBuckets(capacity=capacity, per=per))
-    wait = cache[key].take(client_ip(request) or "unknown", now)
-    if wait > 0:
-        raise TooManyRequests(f"too many requests from this address; try again in {int(wait) + 1} s",
-                              retry_after_s=int(wait) + 1)
+    if "public.limiter" not in cache:
+        clock = request.app.state.clock
+        cache.setdefault("public.limiter", RateLimiter(clock=lambda: clock.now().timestamp(), limits=dict(LIMITS)))
+    wait = cache["public.limiter"].hit(action, client_ip(request) or "unknown")
+    if wait is not None:
+        raise TooManyRequests(f"too many requests from this address; try again in {int(wait)} s",
+                              retry_after_s=int(wait))
 
 
 def _allow_private(settings: Any) -> bool:

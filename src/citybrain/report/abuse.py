@@ -25,27 +25,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import re
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from citybrain.core.errors import FieldError, Invalid
+from citybrain.core.ratelimit import Limit, RateLimiter  # noqa: F401 - callers reach both through abuse
 
 # -- rate limiting -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """``capacity`` requests at once, refilled at ``capacity`` per ``per_s`` seconds."""
-
-    capacity: float
-    per_s: float
-
-    @property
-    def rate(self) -> float:
-        return self.capacity / self.per_s
 
 
 #: Per-client limits of the public endpoints (each name is its own bucket).
@@ -58,47 +45,6 @@ LIMITS: dict[str, Limit] = {
     "open311_read": Limit(300, 60),
 }
 
-
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    at: float
-
-
-@dataclass
-class RateLimiter:
-    """Token buckets in this process; ``clock`` returns seconds (monotonic or a test's manual time)."""
-
-    clock: Callable[[], float]
-    limits: dict[str, Limit] = field(default_factory=lambda: dict(LIMITS))
-    max_buckets: int = 50_000
-    _buckets: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
-
-    def hit(self, name: str, key: str, cost: float = 1.0) -> float | None:
-        """Take ``cost`` tokens; None when allowed, else the seconds to wait before retrying."""
-        limit = self.limits[name]
-        now = self.clock()
-        bucket = self._buckets.get((name, key))
-        if bucket is None:
-            if len(self._buckets) >= self.max_buckets:
-                self._prune(now)
-            bucket = self._buckets[(name, key)] = _Bucket(limit.capacity, now)
-        bucket.tokens = min(limit.capacity, bucket.tokens + max(0.0, now - bucket.at) * limit.rate)
-        bucket.at = now
-        if bucket.tokens >= cost:
-            bucket.tokens -= cost
-            return None
-        return max(1.0, math.ceil((cost - bucket.tokens) / limit.rate))
-
-    def _prune(self, now: float) -> None:
-        """Forget full buckets (they behave exactly like new ones), then the oldest if still too many."""
-        for k, b in list(self._buckets.items()):
-            limit = self.limits[k[0]]
-            if b.tokens + (now - b.at) * limit.rate >= limit.capacity:
-                del self._buckets[k]
-        if len(self._buckets) >= self.max_buckets:
-            for k in sorted(self._buckets, key=lambda k: self._buckets[k].at)[: len(self._buckets) // 2]:
-                del self._buckets[k]
 
 
 def client_key(secret: bytes, value: str | None) -> str:

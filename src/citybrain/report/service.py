@@ -8,14 +8,11 @@ handling the case (``may_see_contact``).
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +24,7 @@ from citybrain.core.errors import Conflict, FieldError, Invalid, NotFound
 from citybrain.core.files import FileStore
 from citybrain.core.ids import hash_token
 from citybrain.core.images import CleanImage, clean_image
+from citybrain.core.keys import derive_key
 from citybrain.geo.spatial import haversine_m, radius_bbox
 from citybrain.report import abuse, duplicates
 from citybrain.report import services_catalog as catalog
@@ -120,31 +118,9 @@ def photo_bytes(*, session: Session, store: FileStore, report: CitizenReport, or
 
 # -- secrets, keys, challenges -------------------------------------------------------------------------
 
-_SECRETS: dict[str, bytes] = {}
-
-
 def report_secret(settings: Any) -> bytes:
-    """The key that signs challenges and hashes client addresses: ``settings.secret_key`` when the settings
-    have one, else a random key kept in ``data_dir/secrets/report.key`` (created once, mode 0600)."""
-    configured = getattr(settings, "secret_key", None)
-    if configured:
-        raw = configured.get_secret_value() if hasattr(configured, "get_secret_value") else str(configured)
-        return hashlib.sha256(b"citybrain-report:" + raw.encode()).digest()
-    path = Path(settings.data_dir) / "secrets" / "report.key"
-    key = str(path)
-    if key not in _SECRETS:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(secrets.token_bytes(32))
-            if not path.exists():
-                os.replace(tmp, path)
-            else:
-                tmp.unlink(missing_ok=True)
-        _SECRETS[key] = path.read_bytes()
-    return _SECRETS[key]
+    """The key that signs challenges and hashes client addresses (derived from the application secret)."""
+    return derive_key(settings, "report")
 
 
 def spend_challenge(*, session: Session, now: datetime, challenge: str, expires_at: datetime) -> None:

@@ -57,7 +57,7 @@ def limiter(request: Request) -> abuse.RateLimiter:
     cache = request.app.state.cache
     if "report.limiter" not in cache:
         clock = request.app.state.clock
-        cache["report.limiter"] = abuse.RateLimiter(clock=lambda: clock.now().timestamp())
+        cache["report.limiter"] = abuse.RateLimiter(clock=lambda: clock.now().timestamp(), limits=dict(abuse.LIMITS))
     return cache["report.limiter"]  # type: ignore[no-any-return]
 
 

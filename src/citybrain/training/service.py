@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +25,7 @@ from citybrain.auth.models import User
 from citybrain.auth.permissions import Principal
 from citybrain.core.clock import duration_seconds
 from citybrain.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from citybrain.core.keys import derive_key
 from citybrain.org import service as org_service
 from citybrain.public import articles
 from citybrain.training.models import TrainingAttendance, TrainingCertificate, TrainingCourse, TrainingSession
@@ -34,7 +33,6 @@ from citybrain.training.models import TrainingAttendance, TrainingCertificate, T
 AUDIENCES = ("staff", "enterprise_safety_officer")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _ID_NUMBER = re.compile(r"^[0-9A-Z]{6,30}$")
-KEY_FILE = "training-id.key"
 
 # -- identity ----------------------------------------------------------------------------------------
 
@@ -62,26 +60,9 @@ def hash_id_number(raw: str, *, key: bytes, field: str = "body.id_number") -> st
 
 
 def id_hash_key(settings: Any) -> bytes:
-    """The key of ID-number hashes: ``settings.id_hash_key`` if set, else a random key kept in the data dir.
-
-    Every API node must use the same key (set ``CITYBRAIN_ID_HASH_KEY`` when several share one database).
-    """
-    configured = getattr(settings, "id_hash_key", None)
-    if configured is not None:
-        value = configured.get_secret_value() if hasattr(configured, "get_secret_value") else str(configured)
-        if value:
-            return value.encode("utf-8")
-    path = Path(settings.data_dir) / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(secrets.token_bytes(32))
-    return path.read_bytes()
+    """The key of ID-number hashes, derived from the application secret (``CITYBRAIN_SECRET_KEY``): every API
+    node sharing a database must share that secret, or the same person would hash differently."""
+    return derive_key(settings, "training-id")
 
 
 def mask_name(name: str) -> str:
