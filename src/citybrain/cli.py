@@ -98,12 +98,13 @@ def serve(
     database = _database(settings)
     if migrate:
         _prepare(settings, database)
+    from citybrain.hosts import FollowUpHost
     from citybrain.sensing.bus_ingest import BusIngestor
     from citybrain.sensing.retention import RetentionService
     from citybrain.sensing.rollup import RollupWorker
     from citybrain.warning.flows import WarningHost
 
-    services: list[Any] = [BusIngestor(), RollupWorker(), RetentionService(), WarningHost()]
+    services: list[Any] = [BusIngestor(), RollupWorker(), RetentionService(), WarningHost(), FollowUpHost()]
     if settings.mqtt_url:
         from citybrain.sensing.mqtt import MqttBridge
 
@@ -303,7 +304,8 @@ def rules_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
         for e in exc.errors:
             err.print(f"  {e.field}: {e.message}")
         raise typer.Exit(1) from None
-    console.print(f"created {len(result['created'])}, updated {len(result['updated'])}" + (" (dry run)" if dry_run else ""))
+    console.print(f"created {len(result['created'])}, updated {len(result['updated'])}"
+                  + (" (dry run)" if dry_run else ""))
 
 
 @rules_app.command("export")
@@ -347,7 +349,9 @@ def drill_list() -> None:
 
 
 @drill_app.command("start")
-def drill_start(scenario: Annotated[str, typer.Argument(help="a scenario key (see `drill list`) or a YAML file")]) -> None:
+def drill_start(
+    scenario: Annotated[str, typer.Argument(help="a scenario key (see `drill list`) or a YAML file")],
+) -> None:
     """Open the drill's exercise incident; a running server (serve/demo) plays the later injects on time."""
     from citybrain.auth.audit import service as audit
     from citybrain.incident import drills

@@ -26,6 +26,7 @@ from citybrain.auth import service as auth_service
 from citybrain.core.clock import SystemClock
 from citybrain.core.database import Database
 from citybrain.core.settings import Settings
+from citybrain.hosts import FollowUpHost
 from citybrain.incident import units_service
 from citybrain.org import service as org_service
 from citybrain.org.models import Enterprise
@@ -160,7 +161,7 @@ def run_demo(settings: Settings, database: Database, *, seed: int, devices: int 
         if seeded:
             s.commit()
     sim = SimulatorService(seed=seed, devices=devices, backfill_hours=backfill_hours, mqtt_url=settings.mqtt_url)
-    services: list[Any] = [BusIngestor(), RollupWorker(), RetentionService(), WarningHost()]
+    services: list[Any] = [BusIngestor(), RollupWorker(), RetentionService(), WarningHost(), FollowUpHost()]
     if settings.mqtt_url:  # devices (here: the simulator) reach the platform through the broker
         from citybrain.sensing.mqtt import MqttBridge
 

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "INFO"
     mqtt_url: str | None = None
+    public_url: str | None = None  # absolute base of links sent to citizens (default http://host:port)
+    smtp_url: str | None = None  # smtp://[user:pass@]host[:port] (STARTTLS), smtps:// or smtp+plain://
+    smtp_from: str | None = None
+    public_webhook_allow_private: bool = False  # subscriptions' webhooks may point at private addresses
     nats_url: str | None = None
 
     @field_validator("timezone")
