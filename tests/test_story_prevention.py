@@ -83,7 +83,8 @@ def test_inspection_to_closure_changes_the_risk_map_and_an_overdue_major_hazard_
     ok(enterprise.post(f"{h}/submit", data={"note": "已更换井盖"}, files=files))
 
     # 3. Returned once with a reason, resubmitted, accepted and closed (销号).
-    returned = ok(housing_officer.post(f"{h}/verify", json={"decision": "return", "reasons": "照片未显示井内积水已排除"}))
+    returned = ok(housing_officer.post(f"{h}/verify",
+                                       json={"decision": "return", "reasons": "照片未显示井内积水已排除"}))
     assert returned["status"] == "rectifying" and returned["return_count"] == 1
     ok(enterprise.post(f"{h}/submit", data={"note": "积水已抽排，见照片"}, files=files))
     ok(housing_officer.post(f"{h}/verify", json={"decision": "accept"}))
