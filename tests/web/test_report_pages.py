@@ -187,5 +187,13 @@ def test_file_track_and_rate_from_a_phone(report_server: ReportServer, phone: tu
         page.click(".lang [data-lang=en]")
         assert page.inner_text("#case-status") == "Closed" and "5 stars" in page.inner_text("#rated")
 
+    # A published Open311 client reads the same report: closed, with the department's reply, no contact data.
+    from georeport import GeoReport
+
+    seen = GeoReport(root_address=base + "/open311/v2").get_service_request(number)
+    seen = seen[0] if isinstance(seen, list) else seen
+    assert (seen["service_request_id"], seen["service_code"], seen["status"]) == (number, "manhole_missing", "closed")
+    assert seen["status_notes"] == "已补装新井盖，谢谢您的报告" and "phone" not in seen
+
     assert page.evaluate("() => window.__cspViolations || []") == []
     assert not errors, errors
