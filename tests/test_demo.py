@@ -53,3 +53,24 @@ def test_the_simulator_backfills_history_then_streams_into_storage(settings, dat
     assert span is not None and span >= 25 * 60, "half an hour of history should have been replayed"
     assert last <= datetime.now(UTC) and first < started
     assert future == 0, "the replay must never run ahead of the clock"
+
+
+def test_the_demo_story_puts_dual_prevention_in_place_once(settings, database):
+    from citybrain import demo_story
+    from citybrain.demo import DEMO_ENTERPRISE
+    from citybrain.hazard import service as hazards
+    from citybrain.hazard.models import Hazard
+    from citybrain.hazard.risk.models import RiskPoint
+
+    ensure_demo_users(settings, database)
+    now = datetime.now(UTC)
+    with database.session() as s:
+        assert demo_story.seed(session=s, now=now, enterprise_name=DEMO_ENTERPRISE["name"]) is True
+    with database.session() as s:
+        assert demo_story.seed(session=s, now=now, enterprise_name=DEMO_ENTERPRISE["name"]) is False
+        point = s.query(RiskPoint).filter_by(name=demo_story.STATION).one()
+        assert point.level == "orange"
+        [major] = s.query(Hazard).all()
+        assert (major.grade, major.supervised, major.status) == ("major", True, "rectifying")
+        swept = hazards.sweep(session=s, now=now)
+        assert any(item.due.kind == "escalation" for item in swept)  # overdue: the first sweep escalates it

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from rich.console import Console
 from rich.table import Table
 
+from citybrain import demo_story
 from citybrain.auth import service as auth_service
 from citybrain.core.clock import SystemClock
 from citybrain.core.database import Database
@@ -48,9 +49,11 @@ DEMO_USERS: tuple[tuple[str, tuple[str, ...], str, str], ...] = (
     ("urban", ("dispatcher",), "urban", "城管执法 刘洋 (urban management)"),
     ("governance", ("dispatcher",), "governance", "综治办 赵磊 (governance office)"),
     ("analyst", ("analyst",), "ops", "分析员 孙丽 (analyst)"),
+    ("housing", ("dispatcher",), "housing", "住建委 何军 (housing and construction; supervises the demo enterprise)"),
+    ("inspector", ("inspector",), "housing", "网格巡查员 吴刚 (grid inspector)"),
 )
 DEMO_ENTERPRISE = {"name": "上海申城燃气示范有限公司 (Shencheng Gas demo Co.)", "industry": "gas",
-                   "district_code": "310101", "address": "黄浦区 人民大道 示范地址"}
+                   "district_code": "310101", "address": "黄浦区 人民大道 示范地址", "lon": 121.4768, "lat": 31.2318}
 
 
 DEMO_FAULT_RATE = 25  # devices per fault of each kind per day (the simulator's default is 500)
@@ -72,7 +75,7 @@ def ensure_demo_users(settings: Settings, database: Database) -> dict[str, str]:
     with database.session() as s:
         ent = s.query(Enterprise).filter_by(name=DEMO_ENTERPRISE["name"]).one_or_none()
         if ent is None:
-            dept = org_service.department_id_for(session=s, code="emergency", field="demo")
+            dept = org_service.department_id_for(session=s, code="housing", field="demo")  # gas: 住建委
             ent = Enterprise(**DEMO_ENTERPRISE, supervising_department_id=dept, created_at=now, updated_at=now)
             s.add(ent)
             s.flush()
@@ -158,6 +161,7 @@ def run_demo(settings: Settings, database: Database, *, seed: int, devices: int 
     with database.session() as s:
         seeded = rules_service.seed_demo(session=s, now=datetime.now(UTC))
         seeded += units_service.seed_demo_units(session=s, now=datetime.now(UTC))
+        seeded += demo_story.seed(session=s, now=datetime.now(UTC), enterprise_name=DEMO_ENTERPRISE["name"])
         if seeded:
             s.commit()
     sim = SimulatorService(seed=seed, devices=devices, backfill_hours=backfill_hours, mqtt_url=settings.mqtt_url)
