@@ -165,6 +165,9 @@ def test_statistics_export_and_quarterly_report(users, database, clock, admin):
     assert "attachment" in csv.headers["content-disposition"]
     html = admin.get(f"{API}/hazards/reports/quarterly", params={"year": 2026, "quarter": 4})
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html") and "<svg" in html.text
+    pdf = admin.get(f"{API}/hazards/reports/quarterly", params={"year": 2026, "quarter": 4, "format": "pdf"})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-") and b"STSong-Light" in pdf.content
     assert fields(admin.get(f"{API}/hazards/reports/quarterly", params={"year": 2026, "quarter": 5}),
                   422) == ["query.quarter"]
     assert fields(admin.get(f"{API}/hazards", params={"status": "lost"}), 422) == ["query.status[0]"]

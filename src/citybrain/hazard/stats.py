@@ -215,6 +215,13 @@ def _group_table(heading: str, first: str, groups: Sequence[Mapping[str, Any]], 
 def quarterly_report(*, session: Session, principal: Principal, now: datetime, year: int, quarter: int,
                      lang: str = "zh-CN") -> str:
     """A self-contained printable HTML page (inline CSS, inline SVG charts, nothing fetched)."""
+    return to_html(quarterly_document(session=session, principal=principal, now=now, year=year, quarter=quarter,
+                                      lang=lang))
+
+
+def quarterly_document(*, session: Session, principal: Principal, now: datetime, year: int, quarter: int,
+                       lang: str = "zh-CN") -> Document:
+    """The quarterly report as a ``Document`` (HTML through ``to_html``, PDF through ``core.pdf.to_pdf``)."""
     t = TEXT["en" if lang.startswith("en") else "zh-CN"]
     start, end = quarter_bounds(year, quarter)
     by_dept = compute(session=session, principal=principal, now=now, start=start, end=end, by="department")
@@ -242,6 +249,5 @@ def quarterly_report(*, session: Session, principal: Principal, now: datetime, y
         top if top.rows else Paragraphs(t["top_overdue"], [t["none"]]),
     ]
     period = f"{t['period']}: {year} Q{quarter} ({_local(start)} – {_local(end - timedelta(minutes=1))})"
-    doc = Document(t["title"], [period], sections, lang="en" if lang.startswith("en") else "zh-CN",
-                   footer=[f"{t['generated']}: {_local(now)} (Asia/Shanghai)"])
-    return to_html(doc)
+    return Document(t["title"], [period], sections, lang="en" if lang.startswith("en") else "zh-CN",
+                    footer=[f"{t['generated']}: {_local(now)} (Asia/Shanghai)"])
