@@ -38,7 +38,7 @@ SCREENSHOT = (REPO / "docs" / "img" / "dashboard.png" if os.environ.get("CITYBRA
               else REPO / "test-results" / "dashboard.png")
 WEB = Path(str(files("citybrain.web")))
 STATIC = WEB / "static"
-MESSAGE_FILES = ("messages.json", "messages-prevention.json", "messages-citizens.json")
+MESSAGE_FILES = ("messages.json", "messages-prevention.json", "messages-citizens.json", "messages-training.json")
 
 # Style layers drawn by the base registry entries (static/js/layers.js).
 BASE_STYLE_LAYERS = {

@@ -10,7 +10,7 @@ let messages = { 'zh-CN': {}, en: {} };
 let lang = DEFAULT_LANG;
 const listeners = new Set();
 
-export const MESSAGE_FILES = ['messages.json', 'messages-prevention.json', 'messages-citizens.json'];
+export const MESSAGE_FILES = ['messages.json', 'messages-prevention.json', 'messages-citizens.json', 'messages-training.json'];
 
 export async function initI18n(base = '/static/i18n/') {
   const parts = await Promise.all(MESSAGE_FILES.map(async (name) => {

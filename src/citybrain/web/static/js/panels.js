@@ -14,6 +14,7 @@ import { renderWarningsCard } from './warnings.js';
 import { renderIncidentsCard } from './incidents.js';
 import { renderHazardsCard } from './prevention.js';
 import { renderCasesCard } from './citizens.js';
+import { renderTrainingCard } from './training.js';
 import { getSelection, select } from './store.js';
 
 export const PANELS = [
@@ -53,6 +54,14 @@ export const PANELS = [
     requiresAuth: true,
     accent: 'var(--accent)',
     render: (body, ctx) => renderCasesCard(body, ctx),
+  },
+  {
+    id: 'training',
+    titleKey: 'panel.training',
+    requiresAuth: true,
+    accent: 'var(--level-blue)',
+    shown: (ctx) => Boolean(ctx.user),
+    render: (body, ctx) => renderTrainingCard(body, ctx),
   },
   {
     id: 'gaps',
