@@ -48,19 +48,37 @@ def label(grade: str | None, status: str, days_overdue: float) -> tuple[str, str
     return f"{zh}（{extra_zh}）", f"{en} ({extra_en})"
 
 
+def evidence_of(*, hazard_id: int, code: str, title: str, lon: float, lat: float, grade: str | None, status: str,
+                supervised: bool, deadline: datetime | None, district: str | None, exercise: bool,
+                now: datetime) -> Evidence | None:
+    """The item one hazard contributes now, or None when it contributes nothing (closed, or an exercise)."""
+    if status == lc.CLOSED or exercise:
+        return None
+    overdue = deadline is not None and now > deadline
+    days = round((now - deadline).total_seconds() / 86400, 1) if deadline is not None and overdue else 0.0
+    zh, en = label(grade, status, days)
+    return Evidence(kind=HazardEvidence.kind, ref=f"hazard:{hazard_id}", lon=lon, lat=lat,
+                    weight=weight(grade, overdue=overdue, supervised=supervised),
+                    label_zh=f"{code} {title}：{zh}", label_en=f"{code} {title}: {en}", district_code=district)
+
+
+def of_row(h: Hazard, now: datetime) -> Evidence | None:
+    return evidence_of(hazard_id=h.id, code=h.code, title=h.title, lon=h.lon, lat=h.lat, grade=h.grade,
+                       status=h.status, supervised=h.supervised, deadline=h.deadline_at, district=h.district_code,
+                       exercise=h.exercise, now=now)
+
+
 class HazardEvidence:
     """``EvidenceSource`` of kind "hazard": one item per open hazard (ref ``hazard:<id>``)."""
 
     kind = "hazard"
 
     def collect(self, *, session: Session, now: datetime) -> Iterator[Evidence]:
-        stmt = (sa.select(Hazard.id, Hazard.lon, Hazard.lat, Hazard.grade, Hazard.status, Hazard.supervised,
-                          Hazard.deadline_at, Hazard.district_code)
+        stmt = (sa.select(Hazard.id, Hazard.code, Hazard.title, Hazard.lon, Hazard.lat, Hazard.grade, Hazard.status,
+                          Hazard.supervised, Hazard.deadline_at, Hazard.district_code)
                 .where(Hazard.status != lc.CLOSED, Hazard.exercise.is_(False)).order_by(Hazard.id))
-        for hid, lon, lat, grade, status, supervised, deadline, district in session.execute(stmt):
-            overdue = deadline is not None and now > deadline
-            days = round((now - deadline).total_seconds() / 86400, 1) if deadline is not None and overdue else 0.0
-            zh, en = label(grade, status, days)
-            yield Evidence(kind=self.kind, ref=f"hazard:{hid}", lon=lon, lat=lat,
-                           weight=weight(grade, overdue=overdue, supervised=supervised),
-                           label_zh=zh, label_en=en, district_code=district)
+        for hid, code, title, lon, lat, grade, status, supervised, deadline, district in session.execute(stmt):
+            e = evidence_of(hazard_id=hid, code=code, title=title, lon=lon, lat=lat, grade=grade, status=status,
+                            supervised=supervised, deadline=deadline, district=district, exercise=False, now=now)
+            if e is not None:
+                yield e

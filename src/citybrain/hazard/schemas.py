@@ -98,6 +98,7 @@ class HazardRead(ReadModel):
     lat: float
     district_code: str | None
     enterprise_id: int | None
+    enterprise_name: str | None = None
     asset_id: int | None
     supervising_department_id: int
     supervising_department: str | None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
@@ -46,18 +47,29 @@ from citybrain.hazard.schemas import (
     VerifyBody,
 )
 from citybrain.org import service as org_service
+from citybrain.org.models import Enterprise
 
 router = APIRouter(tags=["hazards"])
 MAX_PHOTOS = 9
 
 
+def _enterprise_names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(session.execute(sa.select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(wanted))).all())
+
+
 def _read(session: Session, rows: list[Hazard], now: datetime) -> list[HazardRead]:
     codes = org_service.department_codes(session=session)
-    return [HazardRead.model_validate(service.as_dict(h, now=now, departments=codes)) for h in rows]
+    names = _enterprise_names(session, {h.enterprise_id for h in rows})
+    return [HazardRead.model_validate({**service.as_dict(h, now=now, departments=codes),
+                                       "enterprise_name": names.get(h.enterprise_id or 0)}) for h in rows]
 
 
 def _detail(session: Session, h: Hazard, now: datetime, principal: Principal) -> HazardDetail:
     data: dict[str, Any] = service.as_dict(h, now=now, departments=org_service.department_codes(session=session))
+    data["enterprise_name"] = _enterprise_names(session, {h.enterprise_id}).get(h.enterprise_id or 0)
     p = service.current_plan(session=session, hazard=h)
     data["plan"] = service.plan_dict(p) if p is not None else None
     data["evidence"] = [service.photo_dict(x) for x in service.photos(session=session, hazard=h)]
@@ -166,6 +178,7 @@ def create_hazard(body: HazardCreate, request: Request, principal: Permitted("ha
                                                              "body.supervising_department"),
                        clause_ids=body.clause_ids, exercise=body.exercise)
     set_audit(request, resource_type="hazard", resource_id=h.id, action="create", code=h.code)
+    _changed(request, h, now)
     return _detail(session, h, now, principal)
 
 
@@ -182,6 +195,18 @@ def get_events(hazard_id: int, principal: Permitted("hazard:read"), session: DbS
     return [EventRead.model_validate(service.event_dict(e)) for e in service.history(session=session, hazard=h)]
 
 
+def _changed(request: Request, h: Hazard, now: datetime) -> None:
+    """Tell the dynamic risk map at once (it would see the change at its next rebuild anyway)."""
+    from citybrain.analytics import service as riskmap
+    from citybrain.hazard.evidence import of_row
+
+    e = of_row(h, now)
+    if e is None:
+        riskmap.withdraw(cache=request.app.state.cache, ref=f"hazard:{h.id}")
+    else:
+        riskmap.apply(cache=request.app.state.cache, evidence=e)
+
+
 def _load(request: Request, session: Session, principal: Principal, hazard_id: int, action: str,
           **detail: object) -> Hazard:
     set_audit(request, resource_type="hazard", resource_id=hazard_id, action=action, **detail)
@@ -193,6 +218,7 @@ def register(hazard_id: int, request: Request, principal: Permitted("hazard:read
              clock: ClockDep, body: NoteBody | None = None) -> HazardDetail:
     h = _load(request, session, principal, hazard_id, "register")
     service.register(session=session, now=clock.now(), principal=principal, hazard=h, note=(body or NoteBody()).note)
+    _changed(request, h, clock.now())
     return _detail(session, h, clock.now(), principal)
 
 
@@ -201,6 +227,7 @@ def grade(hazard_id: int, body: GradeBody, request: Request, principal: Permitte
           session: DbSession, clock: ClockDep) -> HazardDetail:
     h = _load(request, session, principal, hazard_id, "grade", grade=body.grade)
     service.grade(session=session, now=clock.now(), principal=principal, hazard=h, grade=body.grade, note=body.note)
+    _changed(request, h, clock.now())
     return _detail(session, h, clock.now(), principal)
 
 
@@ -209,6 +236,7 @@ def plan(hazard_id: int, body: PlanBody, request: Request, principal: Permitted(
          session: DbSession, clock: ClockDep) -> HazardDetail:
     h = _load(request, session, principal, hazard_id, "plan")
     service.plan(session=session, now=clock.now(), principal=principal, hazard=h, **body.model_dump())
+    _changed(request, h, clock.now())
     return _detail(session, h, clock.now(), principal)
 
 
@@ -217,6 +245,7 @@ def start(hazard_id: int, request: Request, principal: Permitted("hazard:read"),
           clock: ClockDep, body: NoteBody | None = None) -> HazardDetail:
     h = _load(request, session, principal, hazard_id, "start")
     service.start(session=session, now=clock.now(), principal=principal, hazard=h, note=(body or NoteBody()).note)
+    _changed(request, h, clock.now())
     return _detail(session, h, clock.now(), principal)
 
 
@@ -228,10 +257,11 @@ async def submit(hazard_id: int, request: Request, principal: Permitted("hazard:
     h = _load(request, session, principal, hazard_id, "submit", photos=len(photos))
     if len(photos) > MAX_PHOTOS:
         raise Invalid(f"at most {MAX_PHOTOS} photos", errors=[FieldError("body.photos", f"at most {MAX_PHOTOS}")])
-    limit = min(MAX_IMAGE_BYTES, settings.max_body_bytes)
+    limit = MAX_IMAGE_BYTES  # each photo; the whole request is bounded by CITYBRAIN_MAX_UPLOAD_BYTES
     cleaned = [clean_image(await f.read(), field=f"body.photos[{i}]", max_bytes=limit) for i, f in enumerate(photos)]
     service.submit(session=session, now=clock.now(), principal=principal, hazard=h, note=note, images=cleaned,
                    store=file_store(settings))
+    _changed(request, h, clock.now())
     return _detail(session, h, clock.now(), principal)
 
 
@@ -251,6 +281,7 @@ def verify(hazard_id: int, body: VerifyBody, request: Request, principal: Permit
     h = _load(request, session, principal, hazard_id, "verify", decision=body.decision)
     service.verify(session=session, now=clock.now(), principal=principal, hazard=h, accept=body.decision == "accept",
                    reasons=body.reasons)
+    _changed(request, h, clock.now())
     return _detail(session, h, clock.now(), principal)
 
 
@@ -259,6 +290,7 @@ def close(hazard_id: int, request: Request, principal: Permitted("hazard:read"),
           clock: ClockDep, body: NoteBody | None = None) -> HazardDetail:
     h = _load(request, session, principal, hazard_id, "close")
     service.close(session=session, now=clock.now(), principal=principal, hazard=h, note=(body or NoteBody()).note)
+    _changed(request, h, clock.now())
     return _detail(session, h, clock.now(), principal)
 
 
@@ -268,6 +300,7 @@ def supervise(hazard_id: int, request: Request, principal: Permitted("hazard:rea
     body = body or SuperviseBody()
     h = _load(request, session, principal, hazard_id, "supervise", on=body.on)
     service.supervise(session=session, now=clock.now(), principal=principal, hazard=h, on=body.on, note=body.note)
+    _changed(request, h, clock.now())
     return _detail(session, h, clock.now(), principal)
 
 

@@ -16,7 +16,7 @@
 //   popup        {layer, render(feature, ctx)} -> Node shown on click
 //   click        {layer, handle(feature, ctx)} called on click instead of a popup (select, zoom ...)
 //   onData(data, ctx)  called with each loaded FeatureCollection (to build lookups such as line colours)
-// ctx = {lineColors, map}.
+// ctx = {lineColors, map, reload(name)} (reload: fetch a shown layer's data again, e.g. after the view moved).
 // Layers are drawn in list order, so later entries sit on top.
 
 import { h } from './dom.js';
@@ -24,12 +24,14 @@ import { t, has, getLang, localized } from './i18n.js';
 import { SENSING_GROUP, SENSING_LAYERS } from './sensing-layers.js';
 import { WARNING_GROUP, WARNING_LAYERS } from './warnings.js';
 import { INCIDENT_GROUP, INCIDENT_LAYERS } from './incidents.js';
+import { RISKMAP_GROUP, RISKMAP_LAYERS } from './riskmap-layer.js';
 
 export const LAYER_GROUPS = [
   { id: 'base', titleKey: 'group.base' },
   SENSING_GROUP,
   WARNING_GROUP,
   INCIDENT_GROUP,
+  RISKMAP_GROUP,
 ];
 
 /** Line label: "Line 2" -> "2号线" / "Line 2"; anything else as given. */
@@ -222,6 +224,7 @@ export const LAYERS = [
     tooltip: { layer: 'metro-stations-circle', render: stationCard },
     popup: { layer: 'metro-stations-circle', render: stationCard },
   },
+  ...RISKMAP_LAYERS, // the risk map (风险四色图): above the base layers (its click wins), under devices and markers
   ...SENSING_LAYERS,
   ...WARNING_LAYERS, // above the devices
   ...INCIDENT_LAYERS, // units, then incidents on top of everything

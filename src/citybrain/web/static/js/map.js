@@ -73,6 +73,13 @@ export function createMap(container, { meta, visibility = {}, onStatus = () => {
   let openPopup = null; // {entry, feature, lngLat} so a language switch can re-render it
 
   ctx.map = map;
+  // A layer entry may ask for its data again (e.g. the risk map when the view moves); only while it is shown.
+  ctx.reload = (name) => {
+    const entry = LAYERS.find((e) => e.name === name);
+    const s = entry && state.get(name);
+    if (!entry || !layersAdded || !s.visible || (entry.requiresAuth && !authenticated)) return null;
+    return load(entry);
+  };
   const byStyleLayer = new Map();
   for (const entry of LAYERS) for (const layer of entry.style) byStyleLayer.set(layer.id, entry);
   const idsOf = (key) => LAYERS.filter((e) => e[key]).flatMap((e) => [].concat(e[key].layer));
@@ -123,8 +130,9 @@ export function createMap(container, { meta, visibility = {}, onStatus = () => {
       s.loaded = true;
       setStatus(entry.name, 'ready');
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404) {
-        setStatus(entry.name, 'unavailable'); // not served by this server (yet): no alarm, retried on refresh
+      if (err instanceof ApiError && (err.status === 404 || err.status === 403)) {
+        // not served here, or not for this user's roles (an enterprise officer and the fleet): no alarm
+        setStatus(entry.name, 'unavailable');
         return;
       }
       console.warn(`layer ${entry.name}:`, err);
@@ -235,6 +243,7 @@ export function createMap(container, { meta, visibility = {}, onStatus = () => {
     },
     setAuthenticated(on) {
       authenticated = Boolean(on);
+      if (!authenticated) clickPopup.remove(); // e.g. a risk-map explanation must not outlive the session
       if (!layersAdded) return;
       for (const entry of LAYERS) if (entry.requiresAuth) applyVisibility(entry);
     },
