@@ -471,6 +471,6 @@ def overdue(*, session: Session, principal: Principal, now: datetime, within_day
                     "person_name": c.person_name, "user_id": c.user_id, "enterprise_id": c.enterprise_id,
                     "certificate": c.number, "expires_at": c.expires_at,
                     "status": "expired" if c.expires_at <= now else "expiring",
-                    "days_left": int(days_left // 1)})
+                    "days_left": int(days_left)})  # whole days, towards zero: expired 35.1 days ago is -35
     out.sort(key=lambda r: (r["expires_at"], r["course"], r["person_name"]))
     return out

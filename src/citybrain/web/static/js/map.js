@@ -242,8 +242,9 @@ export function createMap(container, { meta, visibility = {}, onStatus = () => {
       if (layersAdded) applyVisibility(entry);
     },
     setAuthenticated(on) {
+      const signedOut = authenticated && !on;
       authenticated = Boolean(on);
-      if (!authenticated) clickPopup.remove(); // e.g. a risk-map explanation must not outlive the session
+      if (signedOut) clickPopup.remove(); // e.g. a risk-map explanation must not outlive the session
       if (!layersAdded) return;
       for (const entry of LAYERS) if (entry.requiresAuth) applyVisibility(entry);
     },
