@@ -254,26 +254,11 @@ def expire_silence(silence_id: int, request: Request, principal: Permitted("warn
 # -- public ------------------------------------------------------------------------------------------
 
 
-def _public_dict(w: Warning) -> dict[str, Any]:
-    level = Level(w.level)
-    return {"id": w.id, "level": level.colour, "level_roman": level.roman, "level_zh": level.name_zh,
-            "summary_zh": w.summary_zh, "summary_en": w.summary_en, "district": w.district_code,
-            "lon": w.lon, "lat": w.lat, "starts_at": w.starts_at, "updated_at": w.updated_at,
-            "instruction_zh": publishing.INSTRUCTIONS["zh"], "instruction_en": publishing.INSTRUCTIONS["en"],
-            "cap": f"/api/v1/public/warnings/{w.id}.cap"}
-
-
 def _public(session: Any, warning_id: int) -> Warning:
     w = session.get(Warning, warning_id)
     if w is None or not w.public or w.state not in (lc.FIRING, lc.ACKNOWLEDGED):
         raise NotFound(f"public warning {warning_id} not found")
     return w
-
-
-@public_router.get("/public/warnings")
-def public_warnings(session: DbSession, district: str | None = None) -> dict[str, Any]:
-    """Public: current public warnings (no login), most severe and newest first."""
-    return {"items": [_public_dict(w) for w in publishing.public_warnings(session=session, district=district)]}
 
 
 @public_router.get("/public/warnings.atom", response_class=Response,
