@@ -87,6 +87,8 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         url = admin.url.set(database=name).render_as_string(hide_password=False)
         db = Database(url)
         prepare(Settings(env="test", database_url=url, admin_password=ADMIN_PASSWORD), db, clock)
+        with db.engine.connect() as conn:
+            _seeded_print[db.url] = _fingerprint(conn)
         db.dispose()
         yield Backend("postgres", url)
         with admin.connect() as conn:
@@ -103,11 +105,26 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     yield Backend("sqlite", url, template)
 
 
+#: Tables a test may fill with many rows (benchmarks, back-fills): emptied by TRUNCATE rather than DELETE.
+BULKY_TABLES = frozenset({"reading", "reading_rollup", "reading_latest", "dead_letter"})
+#: Tables first-run preparation seeds (bootstrap.seed_reference): kept across tests while no test changed them.
+SEEDED_TABLES = ("regulation", "regulation_clause", "training_course", "case_route", "case_time_limit")
+_SEEDED_PRINT = " UNION ALL ".join(
+    f"SELECT '{t}', md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM {t} x"  # noqa: S608
+    for t in SEEDED_TABLES)
+_seeded_print: dict[str, str] = {}  # database url -> fingerprint of the seeded tables as first prepared
+
+
+def _fingerprint(conn: Any) -> str:
+    return "|".join(f"{name}:{digest}" for name, digest in conn.exec_driver_sql(_SEEDED_PRINT))
+
+
 def _reset_postgres(db: Database) -> None:
     """Empty every table a test filled and rewind every sequence it used, keeping the seeded reference data.
 
-    Only the tables that hold rows are truncated (one cheap EXISTS probe per table first): truncating all of
-    the schema's tables after every test costs seconds on a busy machine, most of it on empty tables.
+    Only the tables that hold rows are truncated (one cheap EXISTS probe per table first), and the seeded
+    reference tables only when a test changed them (then they are seeded again): truncating all of the
+    schema's tables after every test costs seconds on a busy machine, most of it on empty tables.
     """
     from citybrain.geo.service import BASE_LAYERS
     from citybrain.models import metadata
@@ -117,17 +134,29 @@ def _reset_postgres(db: Database) -> None:
     probe = " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM {t})" for t in tables)  # noqa: S608
     with db.engine.begin() as conn:
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")  # lets the append-only audit go
-        filled = [row[0] for row in conn.exec_driver_sql(probe)]
-        if filled:
-            conn.exec_driver_sql(f"TRUNCATE {', '.join(filled)} CASCADE")
+        reseed = _fingerprint(conn) != _seeded_print.setdefault(db.url, "")
+        keep = () if reseed else SEEDED_TABLES
+        filled = [row[0] for row in conn.exec_driver_sql(probe) if row[0] not in keep]
+        # DELETE is far cheaper than TRUNCATE … CASCADE for the few rows a test leaves (no triggers or foreign
+        # keys fire under the replica role); only tables that may hold many rows are truncated
+        for table in (t for t in filled if t not in BULKY_TABLES):
+            conn.exec_driver_sql(f"DELETE FROM {table}")  # noqa: S608 - names from our own metadata
+        bulky = [t for t in filled if t in BULKY_TABLES]
+        if bulky:
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(bulky)} CASCADE")
         conn.execute(sa.text(
             "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, 1, false) FROM pg_sequences "
             "WHERE schemaname = current_schema() AND last_value IS NOT NULL AND NOT (sequencename = ANY(:keep))"),
-            {"keep": [f"{t}_id_seq" for t in REFERENCE_TABLES]})
+            {"keep": [f"{t}_id_seq" for t in (*REFERENCE_TABLES, *keep)]})
         conn.execute(sa.text("DELETE FROM department WHERE code NOT IN :codes").bindparams(
             sa.bindparam("codes", expanding=True)), {"codes": [d[0] for d in DEFAULT_DEPARTMENTS]})
         conn.execute(sa.text("DELETE FROM geo_feature WHERE layer NOT IN :layers").bindparams(
             sa.bindparam("layers", expanding=True)), {"layers": [s.name for s in BASE_LAYERS]})
+    if reseed:
+        with db.session() as s:
+            seed_reference(session=s, now=datetime.now(UTC))
+        with db.engine.connect() as conn:
+            _seeded_print[db.url] = _fingerprint(conn)
 
 
 @pytest.fixture
@@ -138,9 +167,8 @@ def database(backend: Backend, tmp_path: Path) -> Iterator[Database]:
         db = Database(f"sqlite:///{path}")
     else:
         db = Database(backend.url, pool_size=5)
-        with db.session() as s:  # the reset emptied the users and reference data: back as on a first run
+        with db.session() as s:  # the reset emptied the users: the first admin comes back as on a first run
             auth_service.ensure_admin(session=s, now=datetime.now(UTC), username="admin", password=ADMIN_PASSWORD)
-            seed_reference(session=s, now=datetime.now(UTC))
     yield db
     if backend.template is None:
         _reset_postgres(db)
