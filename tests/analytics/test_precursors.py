@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
+from citybrain.analytics import hotspots as hs
 from citybrain.analytics import precursors as pc
 
 START = date(2025, 1, 6)  # a Monday
@@ -86,10 +87,10 @@ def test_trend_alarms_name_the_group_the_week_and_the_evidence() -> None:
 
 
 def test_mann_kendall_and_benjamini_hochberg() -> None:
-    z, p = pc.mann_kendall([5, 4, 3, 3, 2, 1])
+    z, p = hs.mann_kendall([5, 4, 3, 3, 2, 1])
     assert z < 0 and p < 0.05
-    assert pc.mann_kendall([1, 3, 2, 3, 1, 2])[1] > 0.2
-    q = pc.benjamini_hochberg([0.001, 0.2, 0.01, 0.04])
+    assert hs.mann_kendall([1, 3, 2, 3, 1, 2])[1] > 0.2
+    q = hs.benjamini_hochberg([0.001, 0.2, 0.01, 0.04])
     assert q == sorted(q, key=lambda _: 0) and q[0] == 0.004 and q[1] == 0.2 and abs(q[2] - 0.02) < 1e-12
 
 
@@ -102,7 +103,7 @@ def test_poisson_tail_matches_a_direct_sum() -> None:
 
 
 def _city(rng: np.random.Generator, weeks: int, cells: int, planted: dict[int, list[float]]) -> list[pc.Record]:
-    grid = pc.Grid(lat0=31.2)
+    grid = hs.Grid(lat0=31.2)
     recs = []
     for c in range(cells):
         lon = 121.0 + (c % 20) * grid.dlon + grid.dlon / 2
@@ -118,10 +119,10 @@ def test_a_planted_new_hotspot_is_found_and_nothing_else() -> None:
     weeks = 26
     planted = {57: [0.3] * 22 + [3.0] * 4}
     recs = _city(rng, weeks, 200, planted) + [pc.Record(_at(3), "minor")]  # one record without coordinates
-    report = pc.emerging_hotspots(recs, grid=pc.Grid(lat0=31.2), start=START, weeks=weeks)
+    report = hs.emerging_hotspots(recs, grid=hs.Grid(lat0=31.2), start=START, weeks=weeks)
     assert report.skipped == 1 and report.weeks == weeks
-    assert [h.cell for h in report.hotspots] == [pc.Grid(lat0=31.2).cell(121.0 + 17.5 * pc.Grid(31.2).dlon,
-                                                                         31.0 + 2.5 * pc.Grid(31.2).dlat)]
+    assert [h.cell for h in report.hotspots] == [hs.Grid(lat0=31.2).cell(121.0 + 17.5 * hs.Grid(31.2).dlon,
+                                                                         31.0 + 2.5 * hs.Grid(31.2).dlat)]
     (hot,) = report.hotspots
     assert hot.emerging and report.emerging == [hot]
     assert hot.category in ("new", "consecutive") and hot.recent_count >= 8 and hot.q_emerging <= 0.05
@@ -132,11 +133,11 @@ def test_a_cell_hot_all_along_and_rising_is_intensifying_and_one_steady_hot_cell
     rng = np.random.default_rng(11)
     weeks = 30
     planted = {10: [2.0 + 0.25 * w for w in range(weeks)], 90: [4.0] * weeks}
-    report = pc.emerging_hotspots(_city(rng, weeks, 200, planted), grid=pc.Grid(lat0=31.2), start=START,
+    report = hs.emerging_hotspots(_city(rng, weeks, 200, planted), grid=hs.Grid(lat0=31.2), start=START,
                                   weeks=weeks)
     classes = {h.cell: h.category for h in report.hotspots}
     emerging = {h.cell for h in report.emerging}
-    grid = pc.Grid(lat0=31.2)
+    grid = hs.Grid(lat0=31.2)
     rising = grid.cell(121.0 + 10.5 * grid.dlon, 31.0 + 0.5 * grid.dlat)
     steady = grid.cell(121.0 + 10.5 * grid.dlon, 31.0 + 4.5 * grid.dlat)
     assert classes.get(rising) == "intensifying"
@@ -146,11 +147,11 @@ def test_a_cell_hot_all_along_and_rising_is_intensifying_and_one_steady_hot_cell
 
 
 def test_classification_rules() -> None:
-    assert pc._classify([False, False, True], 0.0, 1.0, alpha=0.05) == "new"
-    assert pc._classify([False, True, True], 0.0, 1.0, alpha=0.05) == "consecutive"
-    assert pc._classify([True, False, True, True], 0.0, 1.0, alpha=0.05) == "sporadic"
-    assert pc._classify([True] * 10, 3.0, 0.001, alpha=0.05) == "intensifying"
-    assert pc._classify([True] * 10, 0.5, 0.6, alpha=0.05) == "persistent"
+    assert hs._classify([False, False, True], 0.0, 1.0, alpha=0.05) == "new"
+    assert hs._classify([False, True, True], 0.0, 1.0, alpha=0.05) == "consecutive"
+    assert hs._classify([True, False, True, True], 0.0, 1.0, alpha=0.05) == "sporadic"
+    assert hs._classify([True] * 10, 3.0, 0.001, alpha=0.05) == "intensifying"
+    assert hs._classify([True] * 10, 0.5, 0.6, alpha=0.05) == "persistent"
 
 
 def test_one_sharp_week_fires_as_a_spike_without_waiting_for_the_cusum() -> None:

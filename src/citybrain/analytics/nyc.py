@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from citybrain.analytics import hotspots as hs
 from citybrain.analytics import precursors as pc
 
 FILE_GLOB = "*.csv"
@@ -108,7 +109,7 @@ class NycResult:
     weeks: int
     pyramids: list[pc.Pyramid]  # the city first, then each borough
     alarms: list[pc.TrendAlarm]
-    hotspots: pc.HotspotReport
+    hotspots: hs.HotspotReport
     seconds: float
 
     def as_dict(self) -> dict[str, Any]:
@@ -132,7 +133,7 @@ class NycResult:
         }
 
 
-def _categories(hotspots: list[pc.Hotspot]) -> dict[str, int]:
+def _categories(hotspots: list[hs.Hotspot]) -> dict[str, int]:
     out: dict[str, int] = {}
     for h in hotspots:
         out[h.category] = out.get(h.category, 0) + 1
@@ -159,7 +160,7 @@ def analyse(path: Path, *, baseline_weeks: int = 6, guard_weeks: int = 1, shift:
         series[(key[0], "injury_or_fatal")] = counts
     alarms = pc.trend_alarms(series, start=start, baseline_weeks=baseline_weeks, guard_weeks=guard_weeks,
                              shift=shift, arl0=arl0)
-    hot = pc.emerging_hotspots(records, grid=pc.Grid(lat0=40.7, size_m=cell_m), start=start, weeks=weeks,
+    hot = hs.emerging_hotspots(records, grid=hs.Grid(lat0=40.7, size_m=cell_m), start=start, weeks=weeks,
                                recent_weeks=recent_weeks, min_history_weeks=min_history_weeks)
     return NycResult(path=str(path), crashes=len(records), without_coordinates=hot.skipped, first_day=first,
                      last_day=last, start=start, weeks=weeks, pyramids=city + boroughs, alarms=alarms, hotspots=hot,

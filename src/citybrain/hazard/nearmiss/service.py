@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from citybrain.analytics import hotspots as hs
 from citybrain.analytics import precursors as pc
 from citybrain.auth.permissions import Principal, department_scope
 from citybrain.core.clock import ensure_utc
@@ -321,7 +322,7 @@ def hotspots(*, session: Session, principal: Principal, now: datetime, weeks: in
     """Emerging hotspot cells over the last ``weeks`` weeks."""
     first, since = _weeks(now, weeks)
     recs = records(session=session, principal=principal, since=since, type=type)
-    report = pc.emerging_hotspots(recs, grid=pc.Grid(lat0=31.2, size_m=cell_m), start=first, weeks=weeks,
+    report = hs.emerging_hotspots(recs, grid=hs.Grid(lat0=31.2, size_m=cell_m), start=first, weeks=weeks,
                                   recent_weeks=recent_weeks)
     return {"from_week": first.isoformat(), "weeks": weeks, "cell_m": cell_m, "cells": report.cells,
             "evaluated_weeks": report.evaluated_weeks, "hotspots": [h.as_dict() for h in report.hotspots]}
