@@ -15,7 +15,7 @@ from citybrain.core.errors import Invalid
 from citybrain.core.files import FileStore
 from citybrain.core.ids import hash_token
 from citybrain.org.service import department_ids
-from citybrain.report import service
+from citybrain.report import service, staff
 from citybrain.report import services_catalog as catalog
 from citybrain.report.models import CitizenReport, ReportApiKey, ReportEvent, ReportFlag
 from tests.report import png_with_gps, submission
@@ -124,7 +124,7 @@ def test_content_that_needs_a_person_is_kept_but_held(session, clock, store, mon
     assert {f.reason for f in flags} == {"link", "spam"}
     admin = Principal(user_id=1, username="mod", roles=("duty_officer",))
     for f in flags:
-        service.resolve_flag(session=session, now=clock.now(), principal=admin, flag_id=f.id, action="approve")
+        staff.resolve_flag(session=session, now=clock.now(), principal=admin, flag_id=f.id, action="approve")
     assert spam.report.moderation_status == "approved" and handed == [ok.report.id, spam.report.id]
 
 
@@ -164,14 +164,14 @@ def test_contact_details_are_shown_only_to_the_handling_officer(session, clock, 
     colleague = Principal(user_id=admin_id + 1, username="c", roles=("dispatcher",), department_id=fire)
     viewer = Principal(user_id=44, username="v", roles=("viewer",), department_id=fire)
     ops = Principal(user_id=45, username="d", roles=("duty_officer",))
-    shown = service.staff_dict(r, principal=officer, departments={})
+    shown = staff.staff_dict(r, principal=officer, departments={})
     assert (shown["contact_phone"], shown["contact_name"], shown["contact_visible"]) == ("13812345678", "张三丰", True)
-    assert service.staff_dict(r, principal=colleague, departments={})["contact_phone"] == "13812345678"
+    assert staff.staff_dict(r, principal=colleague, departments={})["contact_phone"] == "13812345678"
     for p in (viewer, ops):
-        masked = service.staff_dict(r, principal=p, departments={})
+        masked = staff.staff_dict(r, principal=p, departments={})
         assert masked["contact_phone"] == "138****5678" and masked["contact_name"] == "张**"
         assert masked["contact_email"] == "z***@example.com" and masked["contact_visible"] is False
-    assert service.staff_dict(r, principal=officer, departments={}, unmasked=False)["contact_phone"] == "138****5678"
+    assert staff.staff_dict(r, principal=officer, departments={}, unmasked=False)["contact_phone"] == "138****5678"
     assert service.mask_phone("13812345678") == "138****5678"
 
 
@@ -181,8 +181,8 @@ def test_department_scope_hides_other_departments_reports(session, clock, store)
     r.department_id = ids["urban"]
     police = Principal(user_id=7, username="p", roles=("dispatcher",), department_id=ids["police"])
     urban = Principal(user_id=8, username="u", roles=("dispatcher",), department_id=ids["urban"])
-    assert service.list_reports(session=session, principal=police)[1] == 0
-    assert service.list_reports(session=session, principal=urban)[1] == 1
+    assert staff.list_reports(session=session, principal=police)[1] == 0
+    assert staff.list_reports(session=session, principal=urban)[1] == 1
 
 
 def test_api_keys_are_stored_hashed_and_challenges_are_spent_once(session, clock) -> None:

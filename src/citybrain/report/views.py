@@ -26,7 +26,7 @@ from citybrain.core.schemas import Page, page_window
 from citybrain.core.settings import Settings as SettingsModel
 from citybrain.deps import ClockDep, DbSession, Permitted, Settings, client_ip, set_audit
 from citybrain.org.service import department_codes
-from citybrain.report import abuse, service
+from citybrain.report import abuse, service, staff
 from citybrain.report import services_catalog as catalog
 from citybrain.report.models import CitizenReport
 from citybrain.report.schemas import (
@@ -238,8 +238,8 @@ def public_track_photo(tracking_code: str, n: int, request: Request, settings: S
 def _read(session: Session, principal: Principal, rows: list[CitizenReport], *,
           unmasked: bool | None = None) -> list[ReportRead]:
     codes = department_codes(session=session)
-    counts = service.photo_counts(session=session, report_ids=[r.id for r in rows])
-    return [ReportRead.model_validate(service.staff_dict(r, principal=principal, departments=codes,
+    counts = staff.photo_counts(session=session, report_ids=[r.id for r in rows])
+    return [ReportRead.model_validate(staff.staff_dict(r, principal=principal, departments=codes,
                                                          photo_count=counts.get(r.id, 0), unmasked=unmasked))
             for r in rows]
 
@@ -263,7 +263,7 @@ def list_reports(principal: Permitted("report:read"), session: DbSession,
     """Reports within the caller's department scope, newest first."""
     _list_args(service_code, case_status, moderation_status)
     limit, offset = page_window(limit, offset)
-    rows, total = service.list_reports(session=session, principal=principal, service_code=service_code,
+    rows, total = staff.list_reports(session=session, principal=principal, service_code=service_code,
                                        case_status=case_status, moderation_status=moderation_status,
                                        district=district, open_only=open, since=since, until=until, q=q,
                                        limit=limit, offset=offset)
@@ -282,7 +282,7 @@ def export_reports(principal: Permitted("report:read"), session: DbSession,
                    until: datetime | None = None) -> Response:
     """The reports in scope as CSV (UTF-8 with BOM for spreadsheet programs); contact details always masked."""
     _list_args(service_code, case_status, [])
-    rows, _ = service.list_reports(session=session, principal=principal, service_code=service_code,
+    rows, _ = staff.list_reports(session=session, principal=principal, service_code=service_code,
                                    case_status=case_status, district=district, since=since, until=until,
                                    limit=50_000, offset=0)
     out = io.StringIO()
@@ -298,29 +298,29 @@ def export_reports(principal: Permitted("report:read"), session: DbSession,
 
 @router.get("/reports/{report_id:int}", response_model=ReportRead)
 def get_report(report_id: int, principal: Permitted("report:read"), session: DbSession) -> ReportRead:
-    report = service.get_for(session=session, principal=principal, report_id=report_id)
+    report = staff.get_for(session=session, principal=principal, report_id=report_id)
     return _read(session, principal, [report])[0]
 
 
 @router.get("/reports/{report_id:int}/events", response_model=list[EventRead])
 def report_events(report_id: int, principal: Permitted("report:read"), session: DbSession) -> list[EventRead]:
-    report = service.get_for(session=session, principal=principal, report_id=report_id)
+    report = staff.get_for(session=session, principal=principal, report_id=report_id)
     return [EventRead.model_validate(e) for e in service.events(session=session, report=report)]
 
 
 @router.get("/reports/{report_id:int}/photos/{n:int}")
 def report_photo(report_id: int, n: int, principal: Permitted("report:read"), session: DbSession,
                  settings: Settings) -> Response:
-    report = service.get_for(session=session, principal=principal, report_id=report_id)
+    report = staff.get_for(session=session, principal=principal, report_id=report_id)
     data, content_type = service.photo_bytes(session=session, store=file_store(settings), report=report, ordinal=n)
     return Response(data, media_type=content_type, headers={"Cache-Control": "private, max-age=3600"})
 
 
 def _find(session: Session, principal: Principal, ref: str) -> CitizenReport:
     if ref.isdigit():
-        return service.get_for(session=session, principal=principal, report_id=int(ref))
+        return staff.get_for(session=session, principal=principal, report_id=int(ref))
     report = service.get_by_request_id_or_raise(session=session, service_request_id=ref)
-    return service.get_for(session=session, principal=principal, report_id=report.id)
+    return staff.get_for(session=session, principal=principal, report_id=report.id)
 
 
 @router.post("/reports/{report_id:int}/link", response_model=ReportRead)
@@ -329,12 +329,12 @@ def link_report(report_id: int, body: LinkBody, request: Request, principal: Per
     """Mark the report as a duplicate of another (it is merged into the other's original)."""
     set_audit(request, resource_type="citizen_report", resource_id=report_id, action="link",
               duplicate_of=body.duplicate_of)
-    report = service.get_for(session=session, principal=principal, report_id=report_id)
+    report = staff.get_for(session=session, principal=principal, report_id=report_id)
     try:
         target = _find(session, principal, body.duplicate_of)
     except NotFound:
         raise Invalid("no such report", errors=[FieldError("body.duplicate_of", "not found")]) from None
-    service.link(session=session, now=clock.now(), principal=principal, report=report, target=target)
+    staff.link(session=session, now=clock.now(), principal=principal, report=report, target=target)
     return _read(session, principal, [report])[0]
 
 
@@ -343,7 +343,7 @@ def moderation_queue(principal: Permitted("report:read"), session: DbSession, al
                      limit: int = 100, offset: int = 0) -> Page[FlagRead]:
     """Flags to decide (content held for moderation, possible duplicates), oldest first; ``all`` adds resolved."""
     limit, offset = page_window(limit, offset)
-    rows, total = service.list_flags(session=session, principal=principal, open_only=not all, limit=limit,
+    rows, total = staff.list_flags(session=session, principal=principal, open_only=not all, limit=limit,
                                      offset=offset)
     return Page(items=[_flag(f, r) for f, r in rows], total=total, limit=limit, offset=offset)
 
@@ -360,7 +360,7 @@ def moderate(flag_id: int, body: ModerationBody, request: Request, principal: Pe
              session: DbSession, clock: ClockDep) -> FlagRead:
     """approve / reject a held report, or settle a possible duplicate (merge, or approve = not one)."""
     set_audit(request, resource_type="report_flag", resource_id=flag_id, action=body.action)
-    flag, report = service.resolve_flag(session=session, now=clock.now(), principal=principal, flag_id=flag_id,
+    flag, report = staff.resolve_flag(session=session, now=clock.now(), principal=principal, flag_id=flag_id,
                                         action=body.action, note=body.note)
     return _flag(flag, report)
 
