@@ -141,7 +141,7 @@ def second_page(bp: BrowserPage) -> tuple[Any, BrowserPage]:
     """Another signed-out browser context on the same server (a second person at another desk)."""
     context = bp.page.context.browser.new_context(viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai")
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(45_000)  # generous: CI runs two suites side by side on 2 cores
     other = BrowserPage(page=page, base_url=bp.base_url)
     page.on("request", lambda request: other.requests.append(request.url))
     page.on("pageerror", lambda exc: other.errors.append(f"pageerror: {exc}"))

@@ -98,7 +98,7 @@ def browser_page(chromium: Any, live_server: Any) -> Iterator[BrowserPage]:
     """A fresh browser context (empty storage and cookies) at 1440×900, recording requests and errors."""
     context = chromium.new_context(viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai")
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(45_000)  # generous: CI runs two suites side by side on 2 cores
     bp = BrowserPage(page=page, base_url=live_server.url)
     page.on("request", lambda request: bp.requests.append(request.url))
     page.on("pageerror", lambda exc: bp.errors.append(f"pageerror: {exc}"))

@@ -211,7 +211,8 @@ def test_risk_map_and_hazard_rectification_round_trip(browser_page: BrowserPage,
     assert page.locator("#hazard-dialog .hz-round").count() == 2
     assert page.locator("#hazard-dialog [data-action=close]").count() == 0
     page.click("#hazard-dialog [data-action=accept]")
-    page.wait_for_selector("#hazard-dialog[data-status=verified]")
+    page.wait_for_selector("#hazard-dialog[data-status=verified], #hazard-dialog .form-error:not([hidden])")
+    assert page.get_attribute("#hazard-dialog", "data-status") == "verified", page.inner_text("#hazard-dialog")
     page.screenshot(path=str(RESULTS / "hazard-page.png"))
     page.click("#hazard-dialog [data-action=close]")
     page.wait_for_selector("#hazard-dialog[data-status=closed]")

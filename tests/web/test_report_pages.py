@@ -98,7 +98,7 @@ def phone(report_server: ReportServer) -> Iterator[tuple[Any, list[str]]]:
             "document.addEventListener('securitypolicyviolation', (e) =>"
             " (window.__cspViolations = window.__cspViolations || []).push(e.violatedDirective));")
         page = context.new_page()
-        page.set_default_timeout(20_000)
+        page.set_default_timeout(45_000)  # generous: CI runs two suites side by side on 2 cores
         page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
         page.on("request", lambda req: None if req.url.startswith((report_server.url, "blob:", "data:"))
                 else errors.append(f"left the origin: {req.url}"))

@@ -83,7 +83,8 @@ export async function openIncident(id, ctx) {
 export function refreshIncident(id) {
   const mine = current;
   if (!mine || mine.id !== Number(id) || !mine.detail || mine.busy) return;
-  if (dialog.querySelector('#incident-note')?.value.trim()) return;
+  if (dialog.querySelector('#incident-note')?.value.trim()) return; // never wipe what the user is typing…
+  if (dialog.querySelector('#incident-file')?.files?.length) return; // …or the file they chose
   load(mine).catch(() => {});
 }
 
