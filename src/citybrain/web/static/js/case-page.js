@@ -121,6 +121,7 @@ function ensureDialog() {
     if (e.target === dialog) dialog.close();
   });
   dialog.addEventListener('close', () => {
+    if (dialog.open) return; // re-opened before this queued event ran: it belongs to the closed view
     if (current) current.closed = true;
     current = null;
   });

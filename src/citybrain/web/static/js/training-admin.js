@@ -35,6 +35,7 @@ function ensureDialog() {
     if (e.target === dialog) dialog.close();
   });
   dialog.addEventListener('close', () => {
+    if (dialog.open) return; // re-opened before this queued event ran: it belongs to the closed view
     if (state) state.closed = true;
     state = null;
   });

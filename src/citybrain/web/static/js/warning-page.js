@@ -76,7 +76,8 @@ function ensureDialog() {
   dialog.addEventListener('click', (e) => {
     if (e.target === dialog) dialog.close();
   });
-  dialog.addEventListener('close', dispose);
+  // 'close' is queued: if the page was opened again before it ran, it belongs to the view already replaced
+  dialog.addEventListener('close', () => dialog.open || dispose());
   document.body.append(dialog);
   onLangChange(() => dialog.open && current?.detail && render());
   return dialog;
