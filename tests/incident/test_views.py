@@ -174,8 +174,10 @@ def test_units_recommend_dispatch_and_status(iadmin, database, clock):
     assert "情况报告" in iadmin.get(f"{API}/incidents/{inc['id']}/report").text
     r = iadmin.post(f"{API}/units", json={"key": "FE-99", "kind": "fire_engine", "lon": 121.4750, "lat": 31.2310})
     assert r.status_code == 201 and r.json()["department"] == "fire"
+    clock.advance(seconds=30)
     r = iadmin.patch(f"{API}/units/{r.json()['id']}", json={"lon": 121.4760})
     assert r.status_code == 200 and r.json()["lon"] == 121.4760
+    assert r.json()["position_at"] == clock.now().isoformat().replace("+00:00", "Z")  # the AVL report's time
     assert audited(database, "unit") == [("status", "ok"), ("status", "ok"), ("status", "conflict"), ("create", "ok"),
                                          ("update", "ok")]
 

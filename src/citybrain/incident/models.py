@@ -153,6 +153,7 @@ class Unit(Base):
     reason: Mapped[str | None] = mapped_column(sa.Text)  # why out of service
     lon: Mapped[float] = mapped_column(sa.Float)
     lat: Mapped[float] = mapped_column(sa.Float)
+    position_at: Mapped[datetime | None]  # when lon/lat were last reported (AVL) or set by a status change
     home_lon: Mapped[float] = mapped_column(sa.Float)
     home_lat: Mapped[float] = mapped_column(sa.Float)
     incident_id: Mapped[int | None] = mapped_column(sa.ForeignKey("incident.id", ondelete="SET NULL"), index=True)

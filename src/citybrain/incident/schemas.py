@@ -246,6 +246,7 @@ class UnitRead(ReadModel):
     reason: str | None
     lon: float
     lat: float
+    position_at: datetime | None = Field(None, description="when the position was last reported or set")
     home_lon: float
     home_lat: float
     incident_id: int | None

@@ -110,7 +110,7 @@ def create(*, session: Session, now: datetime, principal: Principal | None, key:
     if session.scalar(sa.select(Unit.id).where(Unit.key == key)) is not None:
         raise Conflict(f"unit {key!r} exists", errors=[FieldError("body.key", "already exists")])
     u = Unit(key=key, kind=kind, name=name or key, department_id=ids[code], status=un.AVAILABLE, since=now,
-             lon=float(lon), lat=float(lat), home_lon=float(home_lon if home_lon is not None else lon),
+             lon=float(lon), lat=float(lat), position_at=now, home_lon=float(home_lon if home_lon is not None else lon),
              home_lat=float(home_lat if home_lat is not None else lat), created_at=now, updated_at=now)
     session.add(u)
     session.flush()
@@ -125,7 +125,7 @@ def update(*, session: Session, now: datetime, principal: Principal | None, unit
     if "lon" in changes or "lat" in changes:
         lon, lat = changes.get("lon", unit.lon), changes.get("lat", unit.lat)
         _check_position(lon, lat)
-        unit.lon, unit.lat = float(lon), float(lat)
+        unit.lon, unit.lat, unit.position_at = float(lon), float(lat), now
     if "home_lon" in changes or "home_lat" in changes:
         hlon, hlat = changes.get("home_lon", unit.home_lon), changes.get("home_lat", unit.home_lat)
         _check_position(hlon, hlat, "body.home")
@@ -171,6 +171,7 @@ def seed_demo_units(*, session: Session, now: datetime) -> int:
             lon, lat = r.graph.nodes[node]["x"], r.graph.nodes[node]["y"]
             session.add(Unit(key=key, kind=kind, name=f"{place} {spec.name_zh} {i + 1}",
                              department_id=ids[spec.department], status=un.AVAILABLE, since=now, lon=lon, lat=lat,
+                             position_at=now,
                              home_lon=lon, home_lat=lat, created_at=now, updated_at=now))
             added += 1
     session.flush()
@@ -269,11 +270,11 @@ def set_status(*, session: Session, now: datetime, principal: Principal | None, 
             setattr(d, stamp, now)
     inc = session.get(Incident, incident_id) if incident_id is not None else None
     if changes[0].kind == "on_scene" and inc is not None:
-        unit.lon, unit.lat = inc.lon, inc.lat
+        unit.lon, unit.lat, unit.position_at = inc.lon, inc.lat, now
     if unit.status == un.AVAILABLE:
         unit.dispatch_id = None
         if changes[0].kind == "available":
-            unit.lon, unit.lat = unit.home_lon, unit.home_lat
+            unit.lon, unit.lat, unit.position_at = unit.home_lon, unit.home_lat, now
     if inc is not None:
         for c in changes:
             service.record(session, inc, f"unit_{c.kind}", now, c.actor, {"unit": unit.key, **c.detail},
@@ -292,6 +293,7 @@ def dispatches(*, session: Session, incident: Incident) -> list[tuple[UnitDispat
 def unit_dict(u: Unit, codes: Mapping[int, str]) -> dict[str, Any]:
     return {"id": u.id, "key": u.key, "kind": u.kind, "name": u.name, "department": codes.get(u.department_id),
             "status": u.status, "since": u.since, "reason": u.reason, "lon": u.lon, "lat": u.lat,
+            "position_at": u.position_at,
             "home_lon": u.home_lon, "home_lat": u.home_lat, "incident_id": u.incident_id, "updated_at": u.updated_at}
 
 

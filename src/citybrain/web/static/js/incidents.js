@@ -174,7 +174,7 @@ function glide() {
 
 // The incident page (incident-page.js) lists the units dispatched to the incident from the incident's own
 // record; each row (li[data-unit-id]) is completed here with the fleet's live state: status, since when,
-// and when the unit last reported (the unit record's updated_at: the API keeps no separate position time).
+// and when its position was last reported (position_at; updated_at for a server without it).
 // When the page was drawn after the fleet was read and the two disagree (a unit just dispatched from the page),
 // the page is the fresher: the row waits for the re-read that every action starts.
 let watchedPage = null;
@@ -209,12 +209,13 @@ function decorateIncidentUnits() {
       li.append(live);
     }
     live.dataset.status = u.status;
-    live.dataset.updatedAt = u.updated_at;
+    const reportedAt = u.position_at || u.updated_at;
+    live.dataset.updatedAt = reportedAt;
     live.replaceChildren(
       h('span', { class: `state-badge unit-status unit-${u.status}`, style: { '--unit': UNIT_COLOR[u.status] || '#8b98a9' } }, unitStatusName(u.status)),
       ' ', h('time', { class: 'unit-since', dateTime: u.since, title: fmtDateTime(u.since, env.timezone) }, t('units.since', { age: age(u.since) })),
-      ' · ', h('time', { class: 'unit-updated', dateTime: u.updated_at, title: fmtDateTime(u.updated_at, env.timezone) },
-        t('units.reported', { age: age(u.updated_at) })),
+      ' · ', h('time', { class: 'unit-updated', dateTime: reportedAt, title: fmtDateTime(reportedAt, env.timezone) },
+        t('units.reported', { age: age(reportedAt) })),
       ' · ', h('span', { class: 'mono unit-pos' }, `${u.lon.toFixed(4)}°E ${u.lat.toFixed(4)}°N`));
   }
 }
@@ -329,7 +330,7 @@ function unitFeatures() {
   return { type: 'FeatureCollection', features: store.units.filter((u) => Number.isFinite(u.lon) && Number.isFinite(u.lat)).map((u) => ({
     type: 'Feature', id: u.id, geometry: { type: 'Point', coordinates: drawnAt(u, now) },
     properties: { id: u.id, key: u.key, name: u.name, kind: u.kind, status: u.status, department: u.department, incident_id: u.incident_id,
-      since: u.since, updated_at: u.updated_at },
+      since: u.since, updated_at: u.position_at || u.updated_at },
   })) };
 }
 
