@@ -156,13 +156,23 @@ def confirm(token: str, request: Request, session: DbSession, clock: ClockDep) -
         message_en="You are subscribed. We will mail you when there is a warning."))
 
 
-@router.api_route("/public/subscriptions/unsubscribe/{token}", methods=["GET", "POST"], response_model=TokenAnswer,
-                  responses={200: {"content": {"text/html": {}}}})
-def unsubscribe(token: str, request: Request, session: DbSession, clock: ClockDep) -> Response:
-    """Public: stop a subscription (the link in every message; POST for one-click unsubscribe)."""
+@router.get("/public/subscriptions/unsubscribe/{token}", response_model=TokenAnswer,
+            responses={200: {"content": {"text/html": {}}}})
+def unsubscribe_link(token: str, request: Request, session: DbSession, clock: ClockDep) -> Response:
+    """Public: stop a subscription (the link in every message)."""
+    return _unsubscribe(token, request, session, clock)
+
+
+@router.post("/public/subscriptions/unsubscribe/{token}", response_model=TokenAnswer,
+             responses={200: {"content": {"text/html": {}}}})
+def unsubscribe_one_click(token: str, request: Request, session: DbSession, clock: ClockDep) -> Response:
+    """Public: one-click unsubscribe (RFC 8058), as mail clients send it."""
+    set_audit(request, resource_type="public_subscription", action="unsubscribe")
+    return _unsubscribe(token, request, session, clock)
+
+
+def _unsubscribe(token: str, request: Request, session: Any, clock: Any) -> Response:
     now = clock.now()
-    if request.method == "POST":
-        set_audit(request, resource_type="public_subscription", action="unsubscribe")
     rate_limit(request, "token", now)
     sub = subs.unsubscribe(session=session, now=now, token=token)
     if request.method == "POST":
