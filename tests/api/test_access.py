@@ -10,9 +10,9 @@ import warnings
 
 import pytest
 
-#: Deliberately public: health, the app's shell and assets, the base map and its open-data look-ups, login, citizen reporting and tracking
-#: (the phone pages and their API, Open311), public warnings and safety knowledge, the inspector's page shell
-#: (it signs in through the API), and the API's own description.
+#: Deliberately public: health, the app's shell and assets, the base map and its open-data look-ups, login,
+#: citizen reporting and tracking (the phone pages and their API, Open311), public warnings and safety knowledge,
+#: the inspector's page shell (it signs in through the API), and the API's own description.
 PUBLIC = [
     r"/healthz", r"/readyz", r"/", r"/api/v1/meta", r"/api/v1/openapi\.json", r"/api/v1/docs.*",
     r"/api/v1/auth/login", r"/api/v1/auth/logout",
