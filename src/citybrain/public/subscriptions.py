@@ -20,7 +20,7 @@ import secrets
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,7 +42,7 @@ from citybrain.warning.notify.base import (
     NotifyError,
     NotifyPermanent,
     NotifyTransient,
-    retry_delay,
+    record_attempt,
 )
 from citybrain.warning.notify.email import EmailNotifier
 from citybrain.warning.notify.webhook import MIN_SECRET_LENGTH, WebhookNotifier
@@ -344,17 +344,7 @@ def record(*, session: Session, now: datetime, delivery_id: int, error: NotifyEr
     row = session.get(PublicDelivery, delivery_id)
     if row is None:
         return "gone"
-    row.attempts += 1
-    if error is None:
-        row.status, row.sent_at, row.last_error = "sent", now, None
-        return row.status
-    row.last_error = f"{error.__class__.__name__}: {error}"[:2000]
-    delay = retry_delay(row.attempts, error, key=f"pub-{row.id}")
-    if delay is None:
-        row.status = "dead"
-    else:
-        row.next_attempt_at = now + timedelta(seconds=delay)
-    return row.status
+    return record_attempt(row, now=now, error=error, key=f"pub-{row.id}")
 
 
 def _absolute(base_url: str, path: str) -> str:

@@ -24,7 +24,7 @@ from citybrain.org.models import Department
 from citybrain.warning import lifecycle as lc
 from citybrain.warning.models import Notification, NotificationChannel, Warning, WarningGroup, WarningGroupMember
 from citybrain.warning.notify.base import Notification as Message
-from citybrain.warning.notify.base import Notifier, NotifyError, NotifyPermanent, NotifyTransient, retry_delay
+from citybrain.warning.notify.base import Notifier, NotifyError, NotifyPermanent, NotifyTransient, record_attempt
 from citybrain.warning.routing import Destination, GroupState, due, members_hash
 from citybrain.warning.types import Level
 
@@ -172,17 +172,7 @@ def record(*, session: Session, now: datetime, notification_id: int, error: Noti
     row = session.get(Notification, notification_id)
     if row is None:
         return "gone"
-    row.attempts += 1
-    if error is None:
-        row.status, row.sent_at, row.last_error = "sent", now, None
-        return row.status
-    row.last_error = f"{error.__class__.__name__}: {error}"[:2000]
-    delay = retry_delay(row.attempts, error, key=str(row.id))
-    if delay is None:
-        row.status = "dead"
-    else:
-        row.next_attempt_at = now + timedelta(seconds=delay)
-    return row.status
+    return record_attempt(row, now=now, error=error, key=str(row.id))
 
 
 def deliver(*, database: Database, now: Callable[[], datetime], make: NotifierFactory, limit: int = 100) -> dict[str, int]:

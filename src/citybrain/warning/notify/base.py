@@ -16,7 +16,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 from citybrain.core.clock import ensure_utc, isoformat_z
@@ -309,7 +309,26 @@ def retry_delay(attempt: int, error: NotifyError, *, key: str = "", max_attempts
     return delay
 
 
+def record_attempt(row: Any, *, now: datetime, error: NotifyError | None, key: str) -> str:
+    """Record one delivery attempt on an outbox row (``attempts``, ``status``, ``sent_at``, ``last_error``,
+    ``next_attempt_at``): sent; pending again after the backoff; or dead. Returns the row's status.
+
+    Every outbox (department notifications, public subscriptions) records its attempts through this one rule.
+    """
+    row.attempts += 1
+    if error is None:
+        row.status, row.sent_at, row.last_error = "sent", now, None
+        return str(row.status)
+    row.last_error = f"{error.__class__.__name__}: {error}"[:2000]
+    delay = retry_delay(row.attempts, error, key=key)
+    if delay is None:
+        row.status = "dead"
+    else:
+        row.next_attempt_at = now + timedelta(seconds=delay)
+    return str(row.status)
+
+
 __all__ = [
     "MAX_ATTEMPTS", "ConfigReader", "Notification", "Notifier", "NotifyConfigError", "NotifyError",
-    "NotifyPermanent", "NotifyTransient", "Status", "backoff", "retry_delay",
+    "NotifyPermanent", "NotifyTransient", "Status", "backoff", "record_attempt", "retry_delay",
 ]
