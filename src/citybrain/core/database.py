@@ -7,7 +7,7 @@ works on both; dialect differences stay in this module and in ``citybrain.geo.sp
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -121,3 +121,24 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def jsonable(v: Any, *, leaf: Callable[[Any], Any] | None = None) -> Any:
+    """``v`` as plain JSON for a JSON column: mappings and sequences recursively, times as ISO 8601, anything
+    else unknown as its ``str``. ``leaf`` may translate domain values first (return None to pass).
+
+    >>> from datetime import UTC, datetime
+    >>> jsonable({"at": datetime(2026, 1, 1, tzinfo=UTC), "ids": (1, 2), 3: None})
+    {'at': '2026-01-01T00:00:00+00:00', 'ids': [1, 2], '3': None}
+    """
+    if leaf is not None and (out := leaf(v)) is not None:
+        return out
+    if isinstance(v, Mapping):
+        return {str(k): jsonable(x, leaf=leaf) for k, x in v.items()}
+    if isinstance(v, list | tuple | set | frozenset):
+        return [jsonable(x, leaf=leaf) for x in v]
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if v is None or isinstance(v, str | int | float | bool):
+        return v
+    return str(v)

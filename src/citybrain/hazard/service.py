@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from citybrain.auth.permissions import Principal, department_scope
+from citybrain.core.database import jsonable
 from citybrain.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from citybrain.core.files import FileStore
 from citybrain.core.images import CleanImage
@@ -186,16 +187,6 @@ def clause_ids_of(*, session: Session, hazard: Hazard) -> list[int]:
 # -- history -------------------------------------------------------------------------------------------
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, Mapping):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple | set | frozenset):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, datetime):
-        return v.isoformat()
-    if v is None or isinstance(v, str | int | float | bool):
-        return v
-    return str(v)
 
 
 def record(session: Session, hazard: Hazard, kind: str, at: datetime, principal: Principal | None,
@@ -204,7 +195,7 @@ def record(session: Session, hazard: Hazard, kind: str, at: datetime, principal:
     ev = HazardEvent(hazard_id=hazard.id, at=at, kind=kind, status=hazard.status,
                      actor=principal.username if principal is not None else SYSTEM,
                      actor_user_id=principal.user_id if principal is not None else None, actor_kind=actor_kind,
-                     note=note, data=_jsonable(dict(data or {})))
+                     note=note, data=jsonable(dict(data or {})))
     session.add(ev)
     return ev
 

@@ -18,6 +18,7 @@ from shapely.geometry import shape
 from sqlalchemy.orm import Session
 
 from citybrain.auth.permissions import Principal
+from citybrain.core.database import jsonable as to_json
 from citybrain.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from citybrain.incident import lifecycle as lc
 from citybrain.incident import tasks_service
@@ -113,19 +114,11 @@ department_ids = org_service.department_ids
 # -- the timeline ------------------------------------------------------------------------------------
 
 
+
+
 def jsonable(v: Any) -> Any:
     """Plain JSON for the timeline's ``detail`` (levels as their colour, times as ISO 8601)."""
-    if isinstance(v, Level):
-        return v.colour
-    if isinstance(v, Mapping):
-        return {str(k): jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple | set | frozenset):
-        return [jsonable(x) for x in v]
-    if isinstance(v, datetime):
-        return v.isoformat()
-    if v is None or isinstance(v, str | int | float | bool):
-        return v
-    return str(v)
+    return to_json(v, leaf=lambda x: x.colour if isinstance(x, Level) else None)
 
 
 def record(session: Session, incident: Incident, kind: str, at: datetime, actor: str | None,

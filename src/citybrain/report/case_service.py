@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from citybrain.auth.permissions import Principal, department_scope
+from citybrain.core.database import jsonable
 from citybrain.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from citybrain.org import service as org_service
 from citybrain.report import cases as cs
@@ -45,17 +46,9 @@ def _record(session: Session, report: Any, now: datetime, kind: str, actor_user_
             public: bool = True, data: Mapping[str, Any] | None = None) -> Any:
     return _report_service().record_event(session=session, report=report, now=now, kind=kind,
                                           actor_user_id=actor_user_id, text=text, public=public,
-                                          data=_jsonable(dict(data or {})))
+                                          data=jsonable(dict(data or {})))
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, datetime):
-        return v.isoformat()
-    if isinstance(v, Mapping):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    return v
 
 
 # -- routing table and time limits -------------------------------------------------------------------

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from citybrain.auth.permissions import Principal, department_scope
+from citybrain.core.database import jsonable
 from citybrain.core.errors import Conflict, FieldError, Invalid, NotFound
 from citybrain.org import service as org_service
 from citybrain.org.models import Department
@@ -188,7 +189,7 @@ def _new_warning(session: Session, sig: Signal, fp: str, s: lc.WarningState, now
         district_code=labels.get("district"), device_id=directory.device_id(session, labels.get("device")),
         asset_id=directory.asset_id(session, labels.get("asset")), lon=sig.lon, lat=sig.lat, value=sig.value,
         summary_zh=str(ann.pop("summary_zh", "")), summary_en=str(ann.pop("summary_en", "")), annotations=ann,
-        evidence=_jsonable(sig.evidence), starts_at=sig.at, since=s.since, fired_at=s.fired_at,
+        evidence=jsonable(sig.evidence), starts_at=sig.at, since=s.since, fired_at=s.fired_at,
         escalation_step=0, last_signal_at=sig.at, public=bool(ann.get("public", False)),
         exercise=bool(ann.get("exercise", False)), updated_at=now)
     session.add(w)
@@ -200,21 +201,11 @@ def _refresh_text(w: Warning, sig: Signal) -> None:
     w.summary_zh = str(ann.pop("summary_zh", w.summary_zh))
     w.summary_en = str(ann.pop("summary_en", w.summary_en))
     if sig.evidence:
-        w.evidence = _jsonable(sig.evidence)
+        w.evidence = jsonable(sig.evidence)
     if sig.lon is not None and sig.lat is not None:
         w.lon, w.lat = sig.lon, sig.lat
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, Mapping):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple | set | frozenset):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, datetime):
-        return v.isoformat()
-    if v is None or isinstance(v, str | int | float | bool):
-        return v
-    return str(v)
 
 
 # -- suppression -------------------------------------------------------------------------------------
