@@ -15,7 +15,9 @@ import shutil
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -248,28 +250,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
-class LiveServer:
-    url: str
-    database: Database
-
-    def add_user(self, username: str, password: str, *, roles: tuple[str, ...] = ("duty_officer",),
-                 department: str | None = "ops", display_name: str | None = None) -> None:
-        with self.database.session() as s:
-            dept_id = (org_service.department_id_for(session=s, code=department, field="department")
-                       if department else None)
-            auth_service.create(session=s, now=datetime.now(UTC), username=username, password=password,
-                                roles=list(roles), department_id=dept_id, display_name=display_name)
-
-
-@pytest.fixture
-def live_server(settings: Settings, database: Database) -> Iterator[LiveServer]:
-    """The real app under uvicorn on a free local port, in a thread (for browser tests)."""
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn on a free local port, in a thread, for as long as the block; yields its URL."""
     import uvicorn
 
     port = _free_port()
-    app = create_app(settings, database=database, clock=SystemClock())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                           timeout_graceful_shutdown=2))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -278,7 +266,60 @@ def live_server(settings: Settings, database: Database) -> Iterator[LiveServer]:
             raise RuntimeError("live server did not start")
         time.sleep(0.05)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", database)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def new_user(database: Database, *, roles: tuple[str, ...] = ("duty_officer",), department: str | None = "ops",
+             display_name: str | None = None, enterprise_id: int | None = None, username: str | None = None,
+             password: str | None = None) -> tuple[str, str]:
+    """Create a user (a fresh name and password unless given); returns (username, password)."""
+    username = username or f"u-{uuid.uuid4().hex[:8]}"
+    password = password or f"pw-{uuid.uuid4().hex}"
+    with database.session() as s:
+        dept_id = (org_service.department_id_for(session=s, code=department, field="department")
+                   if department else None)
+        auth_service.create(session=s, now=datetime.now(UTC), username=username, password=password,
+                            roles=list(roles), department_id=dept_id, display_name=display_name or username,
+                            enterprise_id=enterprise_id)
+    return username, password
+
+
+def api_client(url: str, username: str = "admin", password: str = ADMIN_PASSWORD) -> Any:
+    """An httpx client of a live server, signed in (session cookie and CSRF header)."""
+    import httpx
+
+    c = httpx.Client(base_url=url, timeout=30)
+    r = c.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+    return c
+
+
+@dataclass
+class LiveServer:
+    url: str
+    database: Database
+    app: Any = None
+
+    def add_user(self, username: str, password: str, *, roles: tuple[str, ...] = ("duty_officer",),
+                 department: str | None = "ops", display_name: str | None = None) -> None:
+        new_user(self.database, roles=roles, department=department, display_name=display_name, username=username,
+                 password=password)
+
+    def client(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> Any:
+        return api_client(self.url, username, password)
+
+    def user(self, *, roles: tuple[str, ...], department: str | None, **kw: Any) -> Any:
+        """A signed-in client of a new user with these roles."""
+        return api_client(self.url, *new_user(self.database, roles=roles, department=department, **kw))
+
+
+@pytest.fixture
+def live_server(settings: Settings, database: Database) -> Iterator[LiveServer]:
+    """The real app under uvicorn on a free local port, in a thread (for browser tests)."""
+    app = create_app(settings, database=database, clock=SystemClock())
+    with serving(app) as url:
+        yield LiveServer(url, database, app)

@@ -11,12 +11,8 @@ Two reports are filed through the public API as the phone page does (the proof o
 from __future__ import annotations
 
 import io
-import threading
-import time
-import uuid
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,14 +21,12 @@ import pytest
 from PIL import Image
 
 from citybrain.api import create_app
-from citybrain.auth import service as auth_service
 from citybrain.core.clock import SystemClock
 from citybrain.core.database import Database
 from citybrain.core.settings import Settings
-from citybrain.org import service as org_service
 from citybrain.report import abuse
 from citybrain.report.models import CitizenReport
-from tests.conftest import _free_port
+from tests.conftest import LiveServer, new_user, serving
 from tests.web.test_dashboard import (  # noqa: F401 - pytest fixtures are found by name
     CHROMIUM_ARGS,
     REPO,
@@ -47,52 +41,17 @@ PEOPLES_SQUARE = (121.4737, 31.2304)
 LUJIAZUI = (121.5055, 31.2375)
 
 
-@dataclass
-class CasesServer:
-    url: str
-    database: Database
-
-    def add_user(self, *, roles: tuple[str, ...], department: str) -> tuple[str, str]:
-        username, password = f"u-{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
-        with self.database.session() as s:
-            dept = org_service.department_id_for(session=s, code=department, field="department")
-            auth_service.create(session=s, now=datetime.now(UTC), username=username, password=password,
-                                roles=list(roles), department_id=dept, display_name=username)
-        return username, password
-
-    def client(self, username: str, password: str) -> httpx.Client:
-        c = httpx.Client(base_url=self.url, timeout=10)
-        r = c.post("/api/v1/auth/login", json={"username": username, "password": password})
-        assert r.status_code == 200, r.text
-        c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        return c
-
-
 @pytest.fixture
-def cases_server(settings: Settings, database: Database) -> Iterator[CasesServer]:
+def cases_server(settings: Settings, database: Database) -> Iterator[LiveServer]:
     """The real app under uvicorn (routes seeded by the bootstrap), with a light proof of work."""
-    import uvicorn
-
     app = create_app(settings, database=database, clock=SystemClock())
     app.state.cache["report.challenge_difficulty"] = 8
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning",
-                                           lifespan="on", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("live server did not start")
-        time.sleep(0.05)
-    try:
-        yield CasesServer(f"http://127.0.0.1:{server.config.port}", database)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(app) as url:
+        yield LiveServer(url, database, app)
 
 
 @pytest.fixture
-def live_server(cases_server: CasesServer) -> CasesServer:
+def live_server(cases_server: LiveServer) -> LiveServer:
     """``browser_page`` (from test_dashboard) opens the dashboard on this server."""
     return cases_server
 
@@ -106,7 +65,7 @@ def png() -> bytes:
     return buf.getvalue()
 
 
-def file_report(server: CasesServer, service_code: str, at: tuple[float, float], description: str,
+def file_report(server: LiveServer, service_code: str, at: tuple[float, float], description: str,
                 **extra: str) -> dict[str, Any]:
     """A citizen's report through the public API, the proof of work solved as the phone page does."""
     with httpx.Client(base_url=server.url, timeout=10) as c:
@@ -120,7 +79,7 @@ def file_report(server: CasesServer, service_code: str, at: tuple[float, float],
         return body
 
 
-def make_overdue(server: CasesServer, service_request_id: str) -> None:
+def make_overdue(server: LiveServer, service_request_id: str) -> None:
     with server.database.session() as s:
         report = s.query(CitizenReport).filter_by(service_request_id=service_request_id).one()
         report.due_at = datetime.now(UTC) - timedelta(hours=1, minutes=5)
@@ -157,14 +116,14 @@ def open_case(page: Any, case_id: int) -> None:
 
 
 @pytest.mark.browser
-def test_case_board_page_workflow_metrics_and_routing(browser_page: BrowserPage, cases_server: CasesServer) -> None:
+def test_case_board_page_workflow_metrics_and_routing(browser_page: BrowserPage, cases_server: LiveServer) -> None:
     server, bp = cases_server, browser_page
     manhole = file_report(server, "manhole_missing", PEOPLES_SQUARE, "人民广场东侧人行道窨井盖缺失，很危险",
                           contact_phone="13812345678")
     flood = file_report(server, "waterlogging", LUJIAZUI, "陆家嘴环路地道积水约30厘米，车辆无法通行")
     make_overdue(server, flood["service_request_id"])
-    ops_login = server.add_user(roles=("duty_officer",), department="ops")
-    urban_login = server.add_user(roles=("dispatcher",), department="urban")
+    ops_login = new_user(server.database, roles=("duty_officer",), department="ops")
+    urban_login = new_user(server.database, roles=("dispatcher",), department="urban")
     with closing(server.client(*ops_login)) as ops:
         cases = {c["service_request_id"]: c for c in ops.get("/api/v1/cases").json()["items"]}
     mh, fl = cases[manhole["service_request_id"]], cases[flood["service_request_id"]]

@@ -44,11 +44,7 @@ RESULTS = REPO / "test-results"
 
 
 def client(server: LiveServer, username: str = "admin", password: str = ADMIN_PASSWORD) -> httpx.Client:
-    c = httpx.Client(base_url=server.url, timeout=10)
-    r = c.post("/api/v1/auth/login", json={"username": username, "password": password})
-    assert r.status_code == 200, r.text
-    c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-    return c
+    return server.client(username, password)
 
 
 def ok(r: httpx.Response) -> dict[str, Any]:

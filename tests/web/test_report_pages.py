@@ -9,27 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
-import time
-import uuid
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 
 from citybrain.api import create_app
-from citybrain.auth import service as auth_service
 from citybrain.core.clock import SystemClock
 from citybrain.core.database import Database
 from citybrain.core.settings import Settings
-from citybrain.org import service as org_service
 from citybrain.report import case_service
-from tests.conftest import _free_port
+from tests.conftest import LiveServer, serving
 from tests.support import chromium_path
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -38,51 +31,19 @@ PHONE = {"width": 390, "height": 844}
 PEOPLES_SQUARE = {"longitude": 121.4737, "latitude": 31.2304}
 
 
-@dataclass
-class ReportServer:
-    url: str
-    database: Database
-
-    def user(self, *, roles: tuple[str, ...], department: str) -> httpx.Client:
-        username, password = f"u-{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
-        with self.database.session() as s:
-            dept = org_service.department_id_for(session=s, code=department, field="department")
-            auth_service.create(session=s, now=datetime.now(UTC), username=username, password=password,
-                                roles=list(roles), department_id=dept)
-        c = httpx.Client(base_url=self.url, timeout=10)
-        r = c.post("/api/v1/auth/login", json={"username": username, "password": password})
-        assert r.status_code == 200, r.text
-        c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        return c
-
-
 @pytest.fixture
-def report_server(settings: Settings, database: Database) -> Iterator[ReportServer]:
+def report_server(settings: Settings, database: Database) -> Iterator[LiveServer]:
     """The real app under uvicorn, routes seeded, a light proof-of-work so the test stays quick."""
-    import uvicorn
-
     with database.session() as s:
         case_service.seed(session=s, now=datetime.now(UTC))
     app = create_app(settings, database=database, clock=SystemClock())
     app.state.cache["report.challenge_difficulty"] = 10
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning",
-                                           lifespan="on", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("live server did not start")
-        time.sleep(0.05)
-    try:
-        yield ReportServer(f"http://127.0.0.1:{server.config.port}", database)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(app) as url:
+        yield LiveServer(url, database, app)
 
 
 @pytest.fixture
-def phone(report_server: ReportServer) -> Iterator[tuple[Any, list[str]]]:
+def phone(report_server: LiveServer) -> Iterator[tuple[Any, list[str]]]:
     """A phone-sized page that shares its position, recording page errors and CSP violations."""
     path = chromium_path()
     try:
@@ -123,7 +84,7 @@ def fill_report(page: Any, description: str) -> None:
 
 
 @pytest.mark.browser
-def test_file_track_and_rate_from_a_phone(report_server: ReportServer, phone: tuple[Any, list[str]]) -> None:
+def test_file_track_and_rate_from_a_phone(report_server: LiveServer, phone: tuple[Any, list[str]]) -> None:
     page, errors = phone
     base = report_server.url
 

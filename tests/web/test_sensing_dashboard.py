@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -22,18 +20,16 @@ import httpx
 import pytest
 
 from citybrain.api import create_app
-from citybrain.auth import service as auth_service
 from citybrain.core.bus import InMemoryBus
 from citybrain.core.clock import SystemClock
 from citybrain.core.database import Database
 from citybrain.core.settings import Settings
 from citybrain.geo.loaders import load_shanghai
-from citybrain.org import service as org_service
 from citybrain.sensing import service as sensing_service
 from citybrain.sensing import stream_views
 from citybrain.sensing.pipeline import ACCEPTED_SUBJECT
 from citybrain.simulator.engine import Simulator
-from tests.conftest import ADMIN_PASSWORD, _free_port
+from tests.conftest import ADMIN_PASSWORD, api_client, new_user, serving
 from tests.web.test_dashboard import (  # noqa: F401 - pytest fixtures are found by name
     REPO,
     BrowserPage,
@@ -64,44 +60,17 @@ class SensingServer:
 
     def add_user(self, *, roles: tuple[str, ...] = ("duty_officer",), department: str | None = "ops",
                  display_name: str = "值班员 张伟") -> tuple[str, str]:
-        username, password = f"duty-{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
-        with self.database.session() as s:
-            dept = org_service.department_id_for(session=s, code=department, field="department") if department else None
-            auth_service.create(session=s, now=datetime.now(UTC), username=username, password=password,
-                                roles=list(roles), department_id=dept, display_name=display_name)
-        return username, password
+        return new_user(self.database, roles=roles, department=department, display_name=display_name)
 
-    def client(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> httpx.Client:
-        c = httpx.Client(base_url=self.url, timeout=10)
-        r = c.post("/api/v1/auth/login", json={"username": username, "password": password})
-        assert r.status_code == 200, r.text
-        c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-        return c
+    def client(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> Any:
+        return api_client(self.url, username, password)
 
     def subscribers(self) -> int:
         return sum(1 for s in self.bus._subs if s.pattern == ACCEPTED_SUBJECT)
 
 
-def _include_missing_routers(app: Any) -> None:
-    """Mount the sensing dashboard routers unless ``api.py`` already does (it will once they are wired)."""
-    paths = app.openapi()["paths"]
-    app.openapi_schema = None
-    if "/api/v1/stream/readings" not in paths:
-        app.include_router(stream_views.router, prefix="/api/v1")
-    if "/api/v1/devices/map" not in paths:
-        try:
-            from citybrain.sensing import monitoring_views
-        except ImportError:
-            return
-        before = list(app.router.routes)
-        app.include_router(monitoring_views.router, prefix="/api/v1")
-        # Ahead of sensing.views, whose /devices/{device_id} would take /devices/map.
-        app.router.routes[:] = [r for r in app.router.routes if r not in before] + before
-
-
 @pytest.fixture
 def sensing_server(settings: Settings, database: Database) -> Iterator[SensingServer]:
-    import uvicorn
 
     sim = Simulator(load_shanghai(), seed=0, devices=FLEET_SIZE, faults=None, start=datetime.now(UTC))
     assets, devices = sim.asset_catalogue(), sim.device_catalogue()
@@ -112,22 +81,8 @@ def sensing_server(settings: Settings, database: Database) -> Iterator[SensingSe
 
     bus = InMemoryBus()
     app = create_app(settings, database=database, clock=SystemClock(), bus=bus)
-    _include_missing_routers(app)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                                           timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("live server did not start")
-        time.sleep(0.05)
-    try:
-        yield SensingServer(f"http://127.0.0.1:{port}", app, database, bus, devices, assets)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(app) as url:
+        yield SensingServer(url, app, database, bus, devices, assets)
 
 
 @pytest.fixture

@@ -35,11 +35,7 @@ NEW_PERSON, NEW_ID = "李静", "310101199001011234"
 
 
 def client(server: LiveServer, username: str = "admin", password: str = ADMIN_PASSWORD) -> httpx.Client:
-    c = httpx.Client(base_url=server.url, timeout=10)
-    r = c.post("/api/v1/auth/login", json={"username": username, "password": password})
-    assert r.status_code == 200, r.text
-    c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-    return c
+    return server.client(username, password)
 
 
 def ok(r: httpx.Response) -> Any:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -30,7 +28,7 @@ from citybrain.warning import service as warning_service
 from citybrain.warning.flows import CHANGED_SUBJECT
 from citybrain.warning.rules import service as rules_service
 from citybrain.warning.types import Level, Signal
-from tests.conftest import ADMIN_PASSWORD, _free_port
+from tests.conftest import ADMIN_PASSWORD, serving
 from tests.web.test_dashboard import (  # noqa: F401 - pytest fixtures are found by name
     REPO,
     BrowserPage,
@@ -41,7 +39,6 @@ from tests.web.test_dashboard import (  # noqa: F401 - pytest fixtures are found
 from tests.web.test_dashboard import browser_page as _browser_page_fixture
 from tests.web.test_sensing_dashboard import (
     SensingServer,
-    _include_missing_routers,
     click_at,
     ingest,
     reading,
@@ -60,7 +57,6 @@ VIEWPORT = {"width": 1400, "height": 900}
 @pytest.fixture
 def warnings_server(settings: Settings, database: Database) -> Iterator[SensingServer]:
     """A simulated fleet, the demo rules, and the real app under uvicorn (without the engine host)."""
-    import uvicorn
 
     sim = Simulator(load_shanghai(), seed=0, devices=12, faults=None, start=datetime.now(UTC))
     assets, devices = sim.asset_catalogue(), sim.device_catalogue()
@@ -72,22 +68,8 @@ def warnings_server(settings: Settings, database: Database) -> Iterator[SensingS
 
     bus = InMemoryBus()
     app = create_app(settings, database=database, clock=SystemClock(), bus=bus)
-    _include_missing_routers(app)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                                           timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("live server did not start")
-        time.sleep(0.05)
-    try:
-        yield SensingServer(f"http://127.0.0.1:{port}", app, database, bus, devices, assets)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(app) as url:
+        yield SensingServer(url, app, database, bus, devices, assets)
 
 
 @pytest.fixture
