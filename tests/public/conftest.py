@@ -1,9 +1,4 @@
-"""Fixtures for the public pages: public warnings as rows, and the app with the public pages mounted.
-
-``app`` mounts ``citybrain.public.pages`` at the root and puts the plain-language ``/api/v1/public/warnings``
-ahead of the warning engine's older list, as the lead wires them in ``api.py``; when ``api.py`` already does,
-the fixture changes nothing.
-"""
+"""Fixtures for the public pages: public warnings as rows as the engine stores them, local HTTP and SMTP servers."""
 
 from __future__ import annotations
 
@@ -11,29 +6,11 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
-from fastapi.testclient import TestClient
-
-from citybrain.api import API_PREFIX, create_app
 from citybrain.org import service as org_service
-from citybrain.public.pages import router as pages_router
-from citybrain.public.views import router as public_router
 from citybrain.warning.models import Warning
 from tests.warning.notify.conftest import http_server, smtp_server  # noqa: F401 - local HTTP and SMTP servers
 
 _ids = itertools.count(1)
-
-
-@pytest.fixture
-def app(settings: Any, database: Any, clock: Any) -> Any:
-    app = create_app(settings, database=database, clock=clock)
-    probe = TestClient(app)
-    if probe.get("/public/static/public.js").status_code != 200:
-        app.include_router(pages_router)
-    if "districts" not in probe.get(f"{API_PREFIX}/public/warnings").json():
-        app.include_router(public_router, prefix=API_PREFIX)
-        app.router.routes.insert(0, app.router.routes.pop())
-    return app
 
 
 def make_warning(session: Any, now: datetime, *, rule: str = "gas-cluster", district: str | None = "310101",
