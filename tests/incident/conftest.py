@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 
 import citybrain.incident.models  # noqa: F401 - the tables join the metadata (the PostgreSQL reset empties them)
 from citybrain.auth.permissions import Principal
-from citybrain.incident.views import router
 from citybrain.org.models import Department
 from citybrain.warning.models import Warning
 
@@ -21,9 +20,7 @@ PEOPLES_SQUARE = (121.4737, 31.2304)
 
 @pytest.fixture
 def incident_app(app: Any) -> Any:
-    if not any(getattr(r, "path", "") == "/api/v1/incidents" for r in app.routes):
-        app.include_router(router, prefix=API)
-    return app
+    return app  # api.py wires the incident routes
 
 
 @pytest.fixture

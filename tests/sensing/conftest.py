@@ -13,7 +13,6 @@ from citybrain.core.database import Database
 from citybrain.sensing import rollup, service
 from citybrain.sensing.models import Device
 from citybrain.sensing.pipeline import IngestResult, Pipeline
-from citybrain.sensing.views import router
 
 # Two gas devices (emergency), one water-pressure device (water), one bridge strain gauge (transport).
 ASSETS = [
@@ -77,9 +76,7 @@ def pipeline(database: Database, clock: ManualClock, fleet: dict[str, int]) -> P
 
 @pytest.fixture
 def sensing_app(app: Any) -> Any:
-    if not any(getattr(r, "path", "") == "/api/v1/readings" for r in app.routes):
-        app.include_router(router, prefix="/api/v1")
-    return app
+    return app  # api.py wires the sensing routes
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from citybrain.core.clock import ManualClock
-from citybrain.sensing.monitoring_views import router
 from citybrain.sensing.pipeline import Pipeline
 from tests.conftest import Users
 from tests.sensing.conftest import reading
@@ -20,13 +19,7 @@ ROUTES = ["/devices/health", "/devices/health/summary", "/devices/map", "/covera
 
 @pytest.fixture
 def monitoring_app(app: Any) -> Any:
-    """Mount the router ahead of ``/devices/{device_id}`` (as api.py must), unless already wired."""
-    if not any(getattr(r, "path", "") == f"{API}/devices/map" for r in app.routes):
-        before = len(app.router.routes)
-        app.include_router(router, prefix=API)
-        added = app.router.routes[before:]
-        del app.router.routes[before:]
-        app.router.routes[0:0] = added
+    """The app: api.py mounts the monitoring routes ahead of ``/devices/{device_id}``."""
     return app
 
 

@@ -8,7 +8,6 @@ from fastapi.testclient import TestClient
 
 from citybrain.core.clock import ManualClock
 from citybrain.core.database import Database
-from citybrain.hazard.inspection import pages
 from tests.hazard.inspection.photos import jpeg
 from tests.hazard.risk.factories import enterprise
 
@@ -81,8 +80,6 @@ def test_plans_over_the_api_and_enterprise_self_inspection(users: Any, database:
 
 
 def test_the_inspection_page_is_served(app: Any, users: Any, client: TestClient) -> None:
-    if not any(getattr(route, "path", None) == "/inspect" for route in app.routes):
-        app.include_router(pages.router)  # until api.py includes it at the root
     r = client.get("/inspect")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert 'data-mode="login"' in r.text
