@@ -82,6 +82,12 @@ export async function departmentName(code) {
   return d ? localized(d) || code : code;
 }
 
+/** The hazard's enterprise as a node: the name the API sent along, else read once (org:read) and filled in. */
+export function enterpriseLabel(hz) {
+  if (hz.enterprise_id == null) return t('hazards.publicPlace');
+  return hz.enterprise_name || lateText(enterpriseName(hz.enterprise_id), `#${hz.enterprise_id}`);
+}
+
 /** The enterprise's name (org:read; an enterprise user reads its own); null when it cannot be read. */
 export function enterpriseName(id) {
   if (id === null || id === undefined) return Promise.resolve(null);
@@ -431,7 +437,7 @@ function render() {
     ...kvRow('hazards.field.category', categoryName(hz)),
     ...kvRow('hazards.field.grade', gradeName(hz)),
     ...kvRow('hazards.field.status', statusName(hz.status)),
-    ...kvRow('hazards.field.enterprise', hz.enterprise_id != null ? lateText(enterpriseName(hz.enterprise_id), `#${hz.enterprise_id}`) : t('hazards.publicPlace')),
+    ...kvRow('hazards.field.enterprise', enterpriseLabel(hz)),
     ...kvRow('hazards.field.department', lateText(departmentName(hz.supervising_department), hz.supervising_department || '')),
     ...kvRow('hazards.field.place', `${hz.lon.toFixed(5)}°E ${hz.lat.toFixed(5)}°N${hz.district_code ? ` · ${hz.district_code}` : ''}`),
     ...kvRow('hazards.field.source', lookup('hazards.source', hz.source)),

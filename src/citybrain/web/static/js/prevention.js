@@ -11,8 +11,8 @@ import { t, getLang, intlLocale } from './i18n.js';
 import { fmtDateTime } from './warning-page.js';
 import { can, permissionsReady } from './warnings.js';
 import {
-  NEXT_PART, OPEN_STATUSES, STATUSES, enterpriseName, gradeChip, hazardBadges, isEnterpriseUser, lastReturn,
-  lateText, onHazardChange, openHazard, statusBadge, statusName,
+  NEXT_PART, OPEN_STATUSES, STATUSES, enterpriseLabel, gradeChip, hazardBadges, isEnterpriseUser, lastReturn,
+  onHazardChange, openHazard, statusBadge, statusName,
 } from './hazard-page.js';
 
 const POLL_MS = 60000;
@@ -229,7 +229,7 @@ export function renderHazardsCard(body, ctx) {
     h('span', { class: 'warn-main' },
       h('span', { class: 'warn-summary' }, hz.title),
       h('span', { class: 'warn-sub' }, [h('span', { class: 'mono' }, hz.code),
-        hz.enterprise_id != null ? lateText(enterpriseName(hz.enterprise_id), `#${hz.enterprise_id}`) : t('hazards.publicPlace'),
+        enterpriseLabel(hz),
         deadline].filter(Boolean).flatMap((x, i) => (i ? [' · ', x] : [x])))),
     h('span', { class: 'warn-badges' }, statusBadge(hz), ...hazardBadges(hz))));
   }
