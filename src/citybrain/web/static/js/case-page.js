@@ -8,7 +8,8 @@
 // small formatters (status names, durations, the time-limit text).
 
 import { h } from './dom.js';
-import { t, has, getLang, intlLocale, localized, onLangChange } from './i18n.js';
+import { actionRunner, createPageDialog, showLoadError, showLoading } from './page-dialog.js';
+import { t, has, getLang, intlLocale, localized } from './i18n.js';
 import { fmtDateTime } from './warning-page.js';
 import { can } from './warnings.js';
 
@@ -115,18 +116,12 @@ let current = null; // {id, ctx, c, report, events, refs, closed, busy}
 const userNames = new Map(); // user id -> Promise<name>
 
 function ensureDialog() {
-  if (dialog) return dialog;
-  dialog = h('dialog', { id: 'case-dialog', class: 'dialog dialog-warning dialog-case', 'aria-labelledby': 'case-title' });
-  dialog.addEventListener('click', (e) => {
-    if (e.target === dialog) dialog.close();
-  });
-  dialog.addEventListener('close', () => {
-    if (dialog.open) return; // re-opened before this queued event ran: it belongs to the closed view
-    if (current) current.closed = true;
-    current = null;
-  });
-  document.body.append(dialog);
-  onLangChange(() => dialog.open && current?.c && render());
+  dialog ||= createPageDialog({ id: 'case-dialog', cls: 'dialog dialog-warning dialog-case', labelledBy: 'case-title',
+    onClosed: () => {
+      if (current) current.closed = true;
+      current = null;
+    },
+    onLang: () => current?.c && render() });
   return dialog;
 }
 
@@ -141,15 +136,12 @@ export async function openCase(id, ctx) {
   const mine = current;
   dialog.dataset.caseId = String(id);
   delete dialog.dataset.status;
-  dialog.replaceChildren(h('div', { class: 'dialog-form' }, h('p', { class: 'dialog-hint' }, t('cases.loading.one'))));
-  if (!dialog.open) dialog.showModal();
+  showLoading(dialog, t('cases.loading.one'));
   try {
     await load(mine);
   } catch (err) {
     if (mine.closed) return;
-    dialog.replaceChildren(h('div', { class: 'dialog-form' },
-      h('p', { class: 'form-error', role: 'alert' }, problemText(err)),
-      h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'btn btn-primary', onclick: () => dialog.close() }, t('common.close')))));
+    showLoadError(dialog, problemText(err));
   }
 }
 
@@ -205,34 +197,12 @@ function render() {
   dialog.dataset.overdue = String(Boolean(c.overdue));
   const errorEl = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const okEl = h('p', { class: 'form-ok', role: 'status', hidden: true });
-  const say = (el, text) => {
-    el.textContent = text;
-    el.hidden = !text;
-  };
   const close = h('button', { type: 'button', class: 'icon-btn card-close', 'aria-label': t('common.close'), title: t('common.close'), onclick: () => dialog.close() },
     h('span', { class: 'close-x', 'aria-hidden': 'true' }));
   const due = dueText(c);
 
-  const run = async (fn, okKey, params = {}) => {
-    say(errorEl, '');
-    say(okEl, '');
-    const buttons = dialog.querySelectorAll('.case-page button[data-action]');
-    for (const b of buttons) b.disabled = true;
-    mine.busy = true;
-    try {
-      await fn();
-      if (mine.closed) return;
-      await load(mine);
-      ctx.onChange?.(mine.c);
-      say(dialog.querySelector('.case-page .form-ok'), t(okKey, params));
-    } catch (err) {
-      if (mine.closed) return;
-      for (const b of buttons) b.disabled = false;
-      say(errorEl, problemText(err));
-    } finally {
-      mine.busy = false;
-    }
-  };
+  const run = actionRunner({ dialog, page: '.case-page', mine, errorEl, okEl, reload: () => load(mine),
+    changed: () => ctx.onChange?.(mine.c), errorText: problemText });
 
   const position = Number.isFinite(report.lon) && Number.isFinite(report.lat)
     ? `${report.lon.toFixed(5)}°E ${report.lat.toFixed(5)}°N` : '';

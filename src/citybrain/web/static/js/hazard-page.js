@@ -7,7 +7,8 @@
 
 import { api, ApiError } from './api.js';
 import { h } from './dom.js';
-import { t, has, getLang, intlLocale, localized, onLangChange } from './i18n.js';
+import { actionRunner, createPageDialog, showLoadError, showLoading } from './page-dialog.js';
+import { t, has, getLang, intlLocale, localized } from './i18n.js';
 import { fmtDateTime } from './warning-page.js';
 import { can } from './warnings.js';
 
@@ -165,18 +166,12 @@ let dialog = null;
 let current = null; // {id, detail, events, closed, busy, focus}
 
 function ensureDialog() {
-  if (dialog) return dialog;
-  dialog = h('dialog', { id: 'hazard-dialog', class: 'dialog dialog-warning dialog-hazard', 'aria-labelledby': 'hazard-title' });
-  dialog.addEventListener('click', (e) => {
-    if (e.target === dialog) dialog.close();
-  });
-  dialog.addEventListener('close', () => {
-    if (dialog.open) return; // re-opened before this queued event ran: it belongs to the closed view
-    if (current) current.closed = true;
-    current = null;
-  });
-  document.body.append(dialog);
-  onLangChange(() => dialog.open && current?.detail && render());
+  dialog ||= createPageDialog({ id: 'hazard-dialog', cls: 'dialog dialog-warning dialog-hazard', labelledBy: 'hazard-title',
+    onClosed: () => {
+      if (current) current.closed = true;
+      current = null;
+    },
+    onLang: () => current?.detail && render() });
   return dialog;
 }
 
@@ -193,15 +188,12 @@ export async function openHazard(id, { focus = null } = {}) {
   const mine = current;
   dialog.dataset.hazardId = String(id);
   delete dialog.dataset.status;
-  dialog.replaceChildren(h('div', { class: 'dialog-form' }, h('p', { class: 'dialog-hint' }, t('hazards.loading.one'))));
-  if (!dialog.open) dialog.showModal();
+  showLoading(dialog, t('hazards.loading.one'));
   try {
     await load(mine);
   } catch (err) {
     if (mine.closed) return;
-    dialog.replaceChildren(h('div', { class: 'dialog-form' },
-      h('p', { class: 'form-error', role: 'alert' }, refusalText(err)),
-      h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'btn btn-primary', onclick: () => dialog.close() }, t('common.close')))));
+    showLoadError(dialog, refusalText(err));
   }
 }
 
@@ -322,34 +314,12 @@ function render() {
 
   const errorEl = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const okEl = h('p', { class: 'form-ok', role: 'status', hidden: true });
-  const say = (el, text) => {
-    el.textContent = text;
-    el.hidden = !text;
-  };
   const note = h('textarea', { id: 'hazard-note', rows: '2', maxlength: '4000', placeholder: t('hazards.note.placeholder') });
   const text = () => note.value.trim();
   const base = `/api/v1/hazards/${hz.id}`;
 
-  const run = async (fn, okKey) => {
-    say(errorEl, '');
-    say(okEl, '');
-    const buttons = [...dialog.querySelectorAll('.hazard-page button[data-action]')];
-    for (const b of buttons) b.disabled = true;
-    mine.busy = true;
-    try {
-      await fn();
-      if (mine.closed) return;
-      await load(mine);
-      changed(mine.detail);
-      say(dialog.querySelector('.hazard-page .form-ok'), t(okKey));
-    } catch (err) {
-      if (mine.closed) return;
-      for (const b of buttons) b.disabled = false;
-      say(errorEl, refusalText(err));
-    } finally {
-      mine.busy = false;
-    }
-  };
+  const run = actionRunner({ dialog, page: '.hazard-page', mine, errorEl, okEl, reload: () => load(mine),
+    changed: () => changed(mine.detail), errorText: refusalText });
   const button = (action, key, onclick, cls = 'btn-ghost') => h('button', { type: 'button', class: `btn ${cls}`, dataset: { action }, onclick }, t(key));
 
   // The steps this user may take now (the API checks again).

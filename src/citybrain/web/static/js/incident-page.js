@@ -5,7 +5,8 @@
 // the actions from users without incident:act.
 
 import { h } from './dom.js';
-import { t, has, getLang, intlLocale, localized, onLangChange } from './i18n.js';
+import { actionRunner, createPageDialog, showLoadError, showLoading } from './page-dialog.js';
+import { t, has, getLang, intlLocale, localized } from './i18n.js';
 import { LEVEL_COLOR, fmtDateTime, problemText } from './warning-page.js';
 
 const lookup = (prefix, value) => (has(`${prefix}.${value}`) ? t(`${prefix}.${value}`) : String(value ?? ''));
@@ -38,15 +39,8 @@ let dialog = null;
 let current = null; // {id, ctx, detail, timeline, recs, recError, closed, busy}
 
 function ensureDialog() {
-  if (dialog) return dialog;
-  dialog = h('dialog', { id: 'incident-dialog', class: 'dialog dialog-warning dialog-incident', 'aria-labelledby': 'incident-title' });
-  dialog.addEventListener('click', (e) => {
-    if (e.target === dialog) dialog.close();
-  });
-  // 'close' is queued: if the page was opened again before it ran, it belongs to the view already replaced
-  dialog.addEventListener('close', () => dialog.open || dispose());
-  document.body.append(dialog);
-  onLangChange(() => dialog.open && current?.detail && render());
+  dialog ||= createPageDialog({ id: 'incident-dialog', cls: 'dialog dialog-warning dialog-incident', labelledBy: 'incident-title',
+    onClosed: dispose, onLang: () => current?.detail && render() });
   return dialog;
 }
 
@@ -67,16 +61,13 @@ export async function openIncident(id, ctx) {
   current = { id: Number(id), ctx, detail: null, timeline: [], recs: [], recError: null, closed: false, busy: false };
   const mine = current;
   dialog.dataset.incidentId = String(id);
-  dialog.replaceChildren(h('div', { class: 'dialog-form' }, h('p', { class: 'dialog-hint' }, t('incidents.loading'))));
-  if (!dialog.open) dialog.showModal();
+  showLoading(dialog, t('incidents.loading'));
   try {
     await load(mine);
     if (!mine.closed) ctx.onOpen?.(mine.detail); // e.g. just opened from a warning: the list need not wait for its poll
   } catch (err) {
     if (mine.closed) return;
-    dialog.replaceChildren(h('div', { class: 'dialog-form' },
-      h('p', { class: 'form-error', role: 'alert' }, problemText(err)),
-      h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'btn btn-primary', onclick: () => dialog.close() }, t('common.close')))));
+    showLoadError(dialog, problemText(err));
   }
 }
 
@@ -135,30 +126,8 @@ function render() {
     ...kvRow('incidents.field.plan', inc.plan_key && `${inc.plan_key} v${inc.plan_version}`),
     ...kvRow('incidents.field.description', inc.description),
   );
-  const say = (el, text) => {
-    el.textContent = text;
-    el.hidden = !text;
-  };
-  const run = async (fn, okKey, params = {}) => {
-    say(errorEl, '');
-    say(okEl, '');
-    const buttons = dialog.querySelectorAll('.incident-page button[data-action]');
-    for (const b of buttons) b.disabled = true;
-    mine.busy = true;
-    try {
-      await fn();
-      if (mine.closed) return;
-      await load(mine);
-      ctx.onChange?.(mine.detail);
-      say(dialog.querySelector('.incident-page .form-ok'), t(okKey, params));
-    } catch (err) {
-      if (mine.closed) return;
-      for (const b of buttons) b.disabled = false;
-      say(errorEl, problemText(err));
-    } finally {
-      mine.busy = false;
-    }
-  };
+  const run = actionRunner({ dialog, page: '.incident-page', mine, errorEl, okEl, reload: () => load(mine),
+    changed: () => ctx.onChange?.(mine.detail), errorText: problemText });
   const base = `/api/v1/incidents/${inc.id}`;
   const note = h('textarea', { id: 'incident-note', rows: '2', maxlength: '4000', placeholder: t('incidents.note.placeholder') });
   const text = () => note.value.trim();

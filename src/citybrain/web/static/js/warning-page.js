@@ -4,7 +4,8 @@
 
 import { ApiError } from './api.js';
 import { h } from './dom.js';
-import { t, has, getLang, intlLocale, localized, onLangChange } from './i18n.js';
+import { createPageDialog, say, showLoadError, showLoading } from './page-dialog.js';
+import { t, has, getLang, intlLocale, localized } from './i18n.js';
 import { loadEcharts, seriesOption } from './chart.js';
 
 /** The four levels, most severe first; colours match the CSS variables --level-*. */
@@ -71,15 +72,8 @@ let dialog = null;
 let current = null; // {id, ctx, detail, rule, chart, resize, closed}
 
 function ensureDialog() {
-  if (dialog) return dialog;
-  dialog = h('dialog', { id: 'warning-dialog', class: 'dialog dialog-warning', 'aria-labelledby': 'warning-title' });
-  dialog.addEventListener('click', (e) => {
-    if (e.target === dialog) dialog.close();
-  });
-  // 'close' is queued: if the page was opened again before it ran, it belongs to the view already replaced
-  dialog.addEventListener('close', () => dialog.open || dispose());
-  document.body.append(dialog);
-  onLangChange(() => dialog.open && current?.detail && render());
+  dialog ||= createPageDialog({ id: 'warning-dialog', cls: 'dialog dialog-warning', labelledBy: 'warning-title',
+    onClosed: dispose, onLang: () => current?.detail && render() });
   return dialog;
 }
 
@@ -98,15 +92,12 @@ export async function openWarning(id, ctx) {
   current = { id: Number(id), ctx, detail: null, rule: null, chart: null, resize: null, closed: false };
   const mine = current;
   dialog.dataset.warningId = String(id);
-  dialog.replaceChildren(h('div', { class: 'dialog-form' }, h('p', { class: 'dialog-hint' }, t('warnings.loading'))));
-  if (!dialog.open) dialog.showModal();
+  showLoading(dialog, t('warnings.loading'));
   try {
     await load(mine);
   } catch (err) {
     if (mine.closed) return;
-    dialog.replaceChildren(h('div', { class: 'dialog-form' },
-      h('p', { class: 'form-error', role: 'alert' }, problemText(err)),
-      h('div', { class: 'dialog-actions' }, h('button', { type: 'button', class: 'btn btn-primary', onclick: () => dialog.close() }, t('common.close')))));
+    showLoadError(dialog, problemText(err));
   }
 }
 
@@ -280,10 +271,6 @@ function actions(w, errorEl, okEl) {
   const open = w.state !== 'resolved';
   const comment = h('textarea', { id: 'warning-comment', rows: '2', maxlength: '2000', placeholder: t('warnings.comment.placeholder') });
   const assignee = h('input', { id: 'warning-assignee', type: 'text', maxlength: '80', value: w.assignee || '', autocomplete: 'off' });
-  const say = (el, text) => {
-    el.textContent = text;
-    el.hidden = !text;
-  };
   const run = async (button, fn, okKey) => {
     say(errorEl, '');
     say(okEl, '');
