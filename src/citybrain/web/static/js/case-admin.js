@@ -4,7 +4,8 @@
 // the catalogue's default are the overrides), and the moderation queue (GET /moderation; approve, reject, merge).
 
 import { h } from './dom.js';
-import { t, has, localized, onLangChange } from './i18n.js';
+import { createPageDialog } from './page-dialog.js';
+import { t, has, localized } from './i18n.js';
 import { fmtDateTime } from './warning-page.js';
 import { fmtNumber, loadRefs, problemText, serviceName } from './case-page.js';
 
@@ -15,18 +16,12 @@ let dialog = null;
 let state = null; // {ctx, tab, refs, routes (draft rows), limits, flags, errors, message, closed}
 
 function ensureDialog() {
-  if (dialog) return dialog;
-  dialog = h('dialog', { id: 'case-admin-dialog', class: 'dialog dialog-rules dialog-case-admin', 'aria-labelledby': 'case-admin-title' });
-  dialog.addEventListener('click', (e) => {
-    if (e.target === dialog) dialog.close();
-  });
-  dialog.addEventListener('close', () => {
-    if (dialog.open) return; // re-opened before this queued event ran: it belongs to the closed view
-    if (state) state.closed = true;
-    state = null;
-  });
-  document.body.append(dialog);
-  onLangChange(() => dialog.open && state?.refs && render());
+  dialog ||= createPageDialog({ id: 'case-admin-dialog', cls: 'dialog dialog-rules dialog-case-admin', labelledBy: 'case-admin-title',
+    onClosed: () => {
+      if (state) state.closed = true;
+      state = null;
+    },
+    onLang: () => state?.refs && render() });
   return dialog;
 }
 

@@ -9,7 +9,8 @@
 // the page only hides the write forms from users without training:write.
 
 import { h } from './dom.js';
-import { t, localized, onLangChange } from './i18n.js';
+import { createPageDialog } from './page-dialog.js';
+import { t, localized } from './i18n.js';
 import { fmtDateTime, problemText } from './warning-page.js';
 
 const TABS = ['courses', 'sessions', 'certificates', 'overdue'];
@@ -29,18 +30,12 @@ let dialog = null;
 let state = null;
 
 function ensureDialog() {
-  if (dialog) return dialog;
-  dialog = h('dialog', { id: 'training-dialog', class: 'dialog dialog-rules dialog-training', 'aria-labelledby': 'training-title' });
-  dialog.addEventListener('click', (e) => {
-    if (e.target === dialog) dialog.close();
-  });
-  dialog.addEventListener('close', () => {
-    if (dialog.open) return; // re-opened before this queued event ran: it belongs to the closed view
-    if (state) state.closed = true;
-    state = null;
-  });
-  document.body.append(dialog);
-  onLangChange(() => dialog.open && state?.courses && render());
+  dialog ||= createPageDialog({ id: 'training-dialog', cls: 'dialog dialog-rules dialog-training', labelledBy: 'training-title',
+    onClosed: () => {
+      if (state) state.closed = true;
+      state = null;
+    },
+    onLang: () => state?.courses && render() });
   return dialog;
 }
 
