@@ -134,6 +134,13 @@ def locate(*, session: Session, lon: float, lat: float, layer: str = "districts"
     return spatial.containing(session, GeoFeature, lon, lat, where=[GeoFeature.layer == layer])
 
 
+def district_code_at(*, session: Session, lon: float, lat: float) -> str | None:
+    """The code of the district containing the point (WGS84), or None outside every district or when no
+    districts are loaded. Every domain that files a record by place asks this one question."""
+    hits = locate(session=session, lon=lon, lat=lat, layer="districts")
+    return hits[0].code if hits else None
+
+
 def nearby(
     *, session: Session, layer: str, lon: float, lat: float, radius_m: float, limit: int = 50
 ) -> list[tuple[GeoFeature, float]]:

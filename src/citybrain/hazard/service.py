@@ -26,6 +26,7 @@ from citybrain.core.database import jsonable
 from citybrain.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from citybrain.core.files import FileStore
 from citybrain.core.images import CleanImage
+from citybrain.geo.service import district_code_at
 from citybrain.hazard import lifecycle as lc
 from citybrain.hazard import regulations as regs
 from citybrain.hazard.models import Hazard, HazardClause, HazardEvent, HazardPhoto, HazardPlan, Responsibility
@@ -276,14 +277,6 @@ def route(*, session: Session, category: str, district_code: str | None = None,
     return dept
 
 
-def _district_at(session: Session, lon: float, lat: float) -> str | None:
-    from citybrain.geo.service import locate
-
-    try:
-        hits = locate(session=session, lon=lon, lat=lat, layer="districts")
-    except Exception:  # noqa: BLE001 - no districts layer loaded: the district stays unknown
-        return None
-    return hits[0].code if hits else None
 
 
 def _local_year(now: datetime) -> int:
@@ -334,7 +327,7 @@ def create(*, session: Session, now: datetime, actor: Principal | None, title: s
         raise Invalid("unknown department", errors=[FieldError("body.supervising_department_id",
                                                                "no such department")])
     ids = regs.check_clause_ids(session=session, clause_ids=clause_ids, field="body.clause_ids")
-    district = _district_at(session, float(lon), float(lat)) or (enterprise.district_code if enterprise else None)
+    district = district_code_at(session=session, lon=float(lon), lat=float(lat)) or (enterprise.district_code if enterprise else None)
     dept = supervising_department_id or route(session=session, category=category, district_code=district,
                                               enterprise=enterprise)
     hazard = Hazard(code=f"YH-new-{uuid.uuid4().hex[:16]}", title=title, description=description or "",

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from citybrain.auth.permissions import Principal
 from citybrain.core.database import jsonable as to_json
 from citybrain.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from citybrain.geo.service import district_code_at
 from citybrain.incident import lifecycle as lc
 from citybrain.incident import tasks_service
 from citybrain.incident.dedupe import Candidate, find_duplicate
@@ -176,11 +177,6 @@ def _check_location(lon: Any, lat: Any, area: Mapping[str, Any] | None, prefix: 
     return out
 
 
-def _district_at(session: Session, lon: float, lat: float) -> str | None:
-    from citybrain.geo.service import locate
-
-    hits = locate(session=session, lon=lon, lat=lat, layer="districts")  # none loaded: the district stays unknown
-    return hits[0].code if hits else None
 
 
 def add_link(session: Session, incident: Incident, kind: str, ref_id: str | int, now: datetime,
@@ -257,7 +253,7 @@ def create(*, session: Session, now: datetime, principal: Principal | None, inci
         incident_type=incident_type, level=int(s.level), peak_level=int(s.peak_level), status=s.status,
         status_since=s.since, title_zh=title_zh or itype.name_zh, title_en=title_en or itype.name_en,
         description=description, lon=float(lon), lat=float(lat), area=area,
-        district_code=district or _district_at(session, lon, lat), labels=dict(labels or {}), commander=commander,
+        district_code=district or district_code_at(session=session, lon=lon, lat=lat), labels=dict(labels or {}), commander=commander,
         lead_department_id=ids[lead], participants=[], exercise=exercise, source=source, reported_at=at,
         last_report_at=at, created_by=actor, created_at=now, updated_at=now)
     session.add(inc)

@@ -24,6 +24,7 @@ from citybrain.core.files import FileStore
 from citybrain.core.ids import hash_token
 from citybrain.core.images import CleanImage, clean_image
 from citybrain.core.keys import derive_key
+from citybrain.geo.service import district_code_at
 from citybrain.geo.spatial import haversine_m, radius_bbox
 from citybrain.report import abuse, duplicates
 from citybrain.report import services_catalog as catalog
@@ -240,11 +241,6 @@ def _check(sub: Submission, enforce_required: bool) -> tuple[ServiceDef, dict[st
     return service, attributes, images
 
 
-def district_for(*, session: Session, lon: float, lat: float) -> str | None:
-    from citybrain.geo.service import locate
-
-    found = locate(session=session, lon=lon, lat=lat, layer="districts")
-    return found[0].code if found else None
 
 
 def _district_by_name(*, session: Session, address: str) -> str | None:
@@ -293,7 +289,7 @@ def submit(*, session: Session, now: datetime, store: FileStore, sub: Submission
         else:
             raise Invalid("a position is required: lon and lat, a photo with GPS, or an address",
                           errors=[FieldError(sub.name_of("lat"), "required (or an address)")])
-    district = (district_for(session=session, lon=lon, lat=lat) if lon is not None and lat is not None
+    district = (district_code_at(session=session, lon=lon, lat=lat) if lon is not None and lat is not None
                 else _district_by_name(session=session, address=sub.address))
     recent = tuple(session.scalars(
         sa.select(CitizenReport.description).where(CitizenReport.client_key == sub.client_key,

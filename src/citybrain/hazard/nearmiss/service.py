@@ -21,6 +21,7 @@ from citybrain.analytics import precursors as pc
 from citybrain.auth.permissions import Principal, department_scope
 from citybrain.core.clock import ensure_utc
 from citybrain.core.errors import Conflict, FieldError, Forbidden, Invalid, NotFound, Unavailable
+from citybrain.geo.service import district_code_at
 from citybrain.hazard.nearmiss.models import NearMiss
 from citybrain.org import service as org_service
 from citybrain.org.models import Enterprise
@@ -136,11 +137,6 @@ def list_near_misses(*, session: Session, principal: Principal, kind: Sequence[s
 # -- reporting ---------------------------------------------------------------------------------------------------
 
 
-def _district_at(session: Session, lon: float, lat: float) -> str | None:
-    from citybrain.geo.service import locate
-
-    hits = locate(session=session, lon=lon, lat=lat, layer="districts")
-    return hits[0].code if hits else None
 
 
 def city_bounds(session: Session) -> tuple[float, float, float, float]:
@@ -219,7 +215,7 @@ def create(*, session: Session, now: datetime, principal: Principal, kind: str, 
     occurred = _validate(session, now, kind=kind, type=type, occurred_at=occurred_at, lon=lon, lat=lat,
                          causes=causes, injuries=injuries)
     row = NearMiss(kind=kind, type=type, occurred_at=occurred, lon=lon, lat=lat,
-                   district_code=_district_at(session, lon, lat), enterprise_id=ent.id if ent else None,
+                   district_code=district_code_at(session=session, lon=lon, lat=lat), enterprise_id=ent.id if ent else None,
                    department_id=_department(session, principal, department, ent),
                    what_almost_happened=what_almost_happened, causes=list(dict.fromkeys(causes)),
                    injuries=injuries, reported_by=principal.username, hazard_id=None, created_at=now)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from citybrain.auth.permissions import Principal, department_scope
 from citybrain.core.errors import FieldError, Forbidden, Invalid, NotFound
+from citybrain.geo.service import district_code_at
 from citybrain.hazard.risk import scoring
 from citybrain.hazard.risk.models import RiskAssessment, RiskConfig, RiskPoint
 from citybrain.org import service as org_service
@@ -101,14 +102,6 @@ def list_points(*, session: Session, principal: Principal, level: Sequence[str] 
 # -- points ------------------------------------------------------------------------------------------
 
 
-def district_at(session: Session, lon: float, lat: float) -> str | None:
-    from citybrain.geo.service import locate
-
-    try:
-        hits = locate(session=session, lon=lon, lat=lat, layer="districts")
-    except Exception:  # noqa: BLE001 - no districts layer loaded: the district stays unknown
-        return None
-    return hits[0].code if hits else None
 
 
 def _check_lonlat(lon: Any, lat: Any) -> None:
@@ -174,7 +167,7 @@ def create(*, session: Session, now: datetime, principal: Principal, name: str, 
         raise Forbidden("you may register risk points for your own department only")
     point = RiskPoint(name=name, kind=kind, category=category, description=description, asset_id=asset_id,
                       enterprise_id=enterprise_id, lon=float(lon), lat=float(lat),
-                      district_code=district or district_at(session, lon, lat), department_id=dept_id,
+                      district_code=district or district_code_at(session=session, lon=lon, lat=lat), department_id=dept_id,
                       created_by=principal.username, created_at=now, updated_at=now)
     session.add(point)
     session.flush()
@@ -203,7 +196,7 @@ def update(*, session: Session, now: datetime, principal: Principal, point: Risk
     if "district" in changes:
         point.district_code = changes["district"]
     elif moved:
-        point.district_code = district_at(session, point.lon, point.lat)
+        point.district_code = district_code_at(session=session, lon=point.lon, lat=point.lat)
     point.updated_at = now
     return point
 
