@@ -6,6 +6,8 @@ import json
 import math
 import random
 
+import pytest
+
 from citybrain.warning.detectors.novelty import Novelty
 
 T0 = 1_700_000_000.0
@@ -64,3 +66,51 @@ def test_state_stays_under_4_kb_on_a_long_noisy_stream() -> None:
     feed(det, [rng.lognormvariate(3, 1) * (1 + (i // 5000)) for i in range(20_000)])
     assert len(json.dumps(det.state())) <= 4096
     assert len(det.state()["shapes"]) <= Novelty.MEMORY
+
+
+def test_an_event_that_keeps_unfolding_raises_one_alarm() -> None:
+    det = Novelty()
+    feed(det, daily(288 * 5))
+    ramp = feed(det, [150.0 + 5 * i for i in range(100)], start=288 * 5)  # every value a new high
+    assert sum(s >= Novelty.shipped_threshold for s in ramp) == 1  # the rest lasts while the event does
+    assert 0 < det.quiet <= Novelty.REST_MORE  # still resting, long after the first 35 values
+
+
+def test_a_flat_line_is_flagged_once_however_long_it_lasts() -> None:
+    det = Novelty()
+    feed(det, daily(288 * 5))
+    flat = feed(det, [41.5] * 3000, start=288 * 5)
+    assert sum(s >= Novelty.shipped_threshold for s in flat) == 1
+
+
+def peaks(n: int, seed: int = 1) -> list[float]:
+    """A quiet night (20) and a day plateau (80) at 5-minute steps, starting at midnight UTC."""
+    rng = random.Random(seed)
+    return [(80.0 if 96 <= i % 288 < 216 else 20.0) + rng.gauss(0, 1) for i in range(n)]
+
+
+MIDNIGHT = 1_699_920_000.0
+
+
+def test_a_missing_daily_peak_is_flagged_after_a_few_days() -> None:
+    values = peaks(288 * 10)
+    rng = random.Random(9)  # day 9: the plateau never comes
+    values[288 * 9 + 96: 288 * 9 + 216] = [20.0 + rng.gauss(0, 1) for _ in range(120)]
+    det = Novelty()
+    scores = [det.process_one(v, MIDNIGHT + STEP * i) for i, v in enumerate(values)]
+    assert max(scores[288 * 3: 288 * 9]) < Novelty.shipped_threshold
+    assert max(scores[288 * 9 + 96: 288 * 9 + 216]) >= Novelty.shipped_threshold
+
+
+def test_a_small_step_in_a_narrow_hour_is_not_news(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = peaks(288 * 8)
+    values[300] = 300.0  # one early spike: the value range is now wide, each hour's range stays narrow
+    for i in range(288 * 7 + 96, 288 * 7 + 216):
+        values[i] += 6  # day 7: the plateau a little higher than ever, by a few hour widths
+    def day7() -> float:
+        det = Novelty()
+        scores = [det.process_one(v, MIDNIGHT + STEP * i) for i, v in enumerate(values)]
+        return max(scores[288 * 7 + 96: 288 * 7 + 216])
+    assert day7() < Novelty.shipped_threshold
+    monkeypatch.setattr(Novelty, "SEASON_FLOOR", 0.0)  # measured in hour widths alone, it would be news
+    assert day7() >= Novelty.shipped_threshold

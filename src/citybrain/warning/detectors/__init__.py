@@ -25,7 +25,8 @@ def registry() -> dict[str, type[Detector]]:
             continue
         module = importlib.import_module(f"{__name__}.{mod.name}")
         for obj in vars(module).values():
-            if isinstance(obj, type) and issubclass(obj, Detector) and obj is not Detector and obj.__module__ == module.__name__:
+            if (isinstance(obj, type) and issubclass(obj, Detector) and obj is not Detector
+                    and obj.__module__ == module.__name__):
                 found[obj.name] = obj
     return found
 

@@ -5,16 +5,22 @@ Six cheap views of one stream, each asking "is this new?":
 * **value** - beyond the range of every value so far (by more than 1% of it);
 * **level** - the mean of the last 32 values beyond the range of such means;
 * **volatility** - the mean absolute step of the last 32 beyond the range of such (log, range-relative);
-* **hour of day** - the mean of the last 8 beyond what that hour of the day has shown (after 300 visits);
-* **stuck** - an unchanged value lasting 1.5 times longer than any run before;
+* **hour of day** - the mean of the last 8 beyond what that hour of the day has shown, measured in the
+  hour's own width but never less than 15% of the value range (a narrow hour does not make a small step
+  news); after 300 visits to the hour any such novelty counts, from 48 visits only one of 2 units or more
+  (a daily peak that fails to come, in a short history);
+* **stuck** - an unchanged value lasting 1.5 times longer than any run before (once per run);
 * **shape** - the last 16 values (8 blocks of 2, spikes kept, 40 levels of the range) far from every
   remembered shape; a new shape is remembered (at most 32, least recently matched forgotten), a known
   one learnt; the distance is scored by its tail probability against the distances so far.
 
 A novelty scores by how far it lies out (``0.5 + 0.5 e / (e + 0.1)`` for ``e`` range widths) times the
-view's weight (value 1, level/volatility/stuck 0.9, hour 0.7, shape 0.65), the strongest view wins,
-and after a score of 0.55 or more the detector rests for 35 values (one event, one alarm). The state is
-a few hundred numbers, quantised where exactness does not matter, so it stays under 4 KB.
+view's weight (value 1, level/volatility/stuck 0.9, hour 0.7, shape 0.58, so a shape alone alarms only
+when its tail probability is about 1e-9 or less), and the strongest view wins. After a score of 0.53 or
+more the detector rests for 35 values, and a score of 0.53 while resting keeps it resting for at least
+20 more, so an event that goes on unfolding (a ramp, or every hour of the day meeting a new level in
+turn) raises one alarm. The state is a few hundred numbers, quantised where exactness does not matter,
+so it stays under 4 KB.
 
 >>> import math
 >>> det = Novelty()
@@ -43,12 +49,14 @@ class Novelty(Detector):
     """Range novelty of the value, its level, volatility, hour of day, stuck runs and recent shape."""
 
     name: ClassVar[str] = "novelty"
-    shipped_threshold: ClassVar[float] = 0.55  # = REST_AT: an alarm is what makes the detector rest
+    shipped_threshold: ClassVar[float] = 0.53  # = REST_AT: an alarm is what makes the detector rest
 
     # fixed design constants (chosen once for every stream; see docs/nab.md)
     LEVEL = 32  # values in the level/volatility window
     SEASON = 8  # values in the hour-of-day mean
     SEASON_MIN = 300  # visits before an hour's range is trusted (25 days of 5-minute readings)
+    SEASON_GROSS, SEASON_EARLY = 2.0, 48  # before that, only a novelty of 2 units, from 48 visits (4 days)
+    SEASON_FLOOR = 0.15  # the unit of an hour's novelty is at least this fraction of the value range
     BLOCK = 2  # values per shape block
     SHAPE = 8  # blocks per shape
     LEVELS = 40  # quantisation of a block within the range
@@ -60,8 +68,9 @@ class Novelty(Detector):
     TOL_FEATURE = 0.05
     TOL_HOUR = 0.05
     GRADE = 0.1
-    REST_AT = 0.55
-    W_FEATURE, W_HOUR, W_STUCK, W_SHAPE = 0.9, 0.7, 0.9, 0.65  # the value itself weighs 1
+    REST_AT = 0.53
+    REST_MORE = 20  # a score of REST_AT while resting keeps the detector resting at least this long
+    W_FEATURE, W_HOUR, W_STUCK, W_SHAPE = 0.9, 0.7, 0.9, 0.58  # the value itself weighs 1
 
     def __init__(self, *, warmup: int = 150, learn: int = 300, rest: int = 35) -> None:
         if not 1 <= warmup <= learn:
@@ -79,6 +88,7 @@ class Novelty(Detector):
         self.hours: list[list[float] | None] = [None] * 24  # per hour of day: [lo, hi, visits]
         self.run = 0
         self.longest = 0
+        self.run_alarmed = False  # the current run has already been flagged as stuck
         self.block: list[float] = []
         self.block_avg: float | None = None
         self.shape: list[int] = []  # quantised blocks, per mille of the range
@@ -120,17 +130,22 @@ class Novelty(Detector):
             e, rng = self._novel(None if cell is None else cell[:2], mean, self.TOL_HOUR)
             visits = 1 if cell is None else cell[2] + 1
             upd["hour"] = (hour, [rng[0], rng[1], visits])
-            if active and visits > self.SEASON_MIN:
-                score = max(score, self._grade(e) * self.W_HOUR)
+            if active and e > 0 and visits > self.SEASON_EARLY:
+                assert cell is not None
+                w = cell[1] - cell[0]
+                e *= w / max(w, self.SEASON_FLOOR * span)  # a narrow hour does not make a small step news
+                if visits > self.SEASON_MIN or e >= self.SEASON_GROSS:
+                    score = max(score, self._grade(e) * self.W_HOUR)
         run = self.run + 1 if self.recent and x == self.recent[-1] else 0
-        longest = self.longest
+        longest, alarmed = self.longest, self.run_alarmed and run > 0
         if run > longest:
             stretched = run > 1.5 * longest
-            if n >= self.learn and longest >= 3 and stretched and run - 1 <= 1.5 * longest:
-                score = max(score, self.W_STUCK)
+            if n >= self.learn and longest >= 3 and stretched and run - 1 <= 1.5 * longest and not alarmed:
+                score = max(score, self.W_STUCK)  # once per run: a flat line stretching on is one event
+                alarmed = True
             if n < self.learn or stretched:
                 longest = run
-        upd["run"], upd["longest"] = run, longest
+        upd["run"] = (run, longest, alarmed)
         block = [*self.block, x]
         if len(block) == self.BLOCK:
             upd["shape"], s = self._shape_step(block, lo2, span)
@@ -193,7 +208,7 @@ class Novelty(Detector):
         if "hour" in upd:
             hour, cell = upd["hour"]
             self.hours[hour] = cell
-        self.run, self.longest = upd["run"], upd["longest"]
+        self.run, self.longest, self.run_alarmed = upd["run"]
         if "block" in upd:
             self.block = upd["block"]
             return
@@ -223,8 +238,8 @@ class Novelty(Detector):
         """The score reported for ``raw`` given the warm-up and the rest after an alarm, and the next rest."""
         if self.n < self.warmup:
             return 0.0, self.quiet
-        if self.quiet > 0:
-            return 0.0, self.quiet - 1
+        if self.quiet > 0:  # an event still unfolding (e.g. each hour in turn meeting a new level) extends the rest
+            return 0.0, max(self.quiet - 1, self.REST_MORE) if raw >= self.REST_AT else self.quiet - 1
         return raw, self.rest if raw >= self.REST_AT else 0
 
     # -- the Detector interface --------------------------------------------------------------------
@@ -253,8 +268,9 @@ class Novelty(Detector):
         return {"detector": self.name, "warmup": self.warmup, "learn": self.learn, "rest": self.rest,
                 "n": self.n, "quiet": self.quiet, "range": [self.lo, self.hi], "recent": list(self.recent),
                 "level": self.level, "vol": self.vol, "hours": [None if c is None else list(c) for c in self.hours],
-                "run": [self.run, self.longest], "block": list(self.block), "block_avg": self.block_avg,
-                "shape": list(self.shape), "shapes": self._memory[: len(self.ages)].tolist(), "ages": list(self.ages),
+                "run": [self.run, self.longest, int(self.run_alarmed)], "block": list(self.block),
+                "block_avg": self.block_avg, "shape": list(self.shape),
+                "shapes": self._memory[: len(self.ages)].tolist(), "ages": list(self.ages),
                 "dist": [self.dist_mean, self.dist_var]}
 
     @classmethod
@@ -265,7 +281,8 @@ class Novelty(Detector):
         det.recent = [float(v) for v in state["recent"]]
         det.level, det.vol = state["level"], state["vol"]
         det.hours = [None if c is None else [float(c[0]), float(c[1]), int(c[2])] for c in state["hours"]]
-        det.run, det.longest = state["run"]
+        det.run, det.longest, *alarmed = state["run"]
+        det.run_alarmed = bool(alarmed and alarmed[0])
         det.block, det.block_avg = [float(v) for v in state["block"]], state["block_avg"]
         det.shape = [int(v) for v in state["shape"]]
         det.ages = [int(a) for a in state["ages"]]
