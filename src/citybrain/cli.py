@@ -98,20 +98,57 @@ def serve(
     database = _database(settings)
     if migrate:
         _prepare(settings, database)
-    from citybrain.hosts import FollowUpHost
-    from citybrain.sensing.bus_ingest import BusIngestor
-    from citybrain.sensing.retention import RetentionService
-    from citybrain.sensing.rollup import RollupWorker
-    from citybrain.warning.flows import WarningHost
+    from citybrain.worker import build_services
 
-    services: list[Any] = [BusIngestor(), RollupWorker(), RetentionService(), WarningHost(), FollowUpHost()]
-    if settings.mqtt_url:
-        from citybrain.sensing.mqtt import MqttBridge
-
-        services.append(MqttBridge(settings))
-    console.print(f"citybrain serving on http://{settings.host}:{settings.port}/")
+    services = build_services(settings, settings.services)  # CITYBRAIN_SERVICES, default all
+    console.print(f"citybrain serving on http://{settings.host}:{settings.port}/ "
+                  f"(background services: {', '.join(s.name for s in services) or 'none'})")
     uvicorn.run(create_app(settings, database=database, services=services), host=settings.host,
                 port=settings.port, log_level=settings.log_level.lower())
+
+
+@app.command()
+def worker(
+    services: Annotated[str, typer.Option(help="comma-separated: ingest, rollup, retention, warning, followup, "
+                                                "mqtt (or all)")] = "warning",
+    lease_ttl: Annotated[float, typer.Option(help="seconds a standby waits after the warning engine's lease "
+                                                  "was last renewed")] = 15.0,
+    stream: Annotated[str | None, typer.Option(help="JetStream stream name; every node must use the same "
+                                                    "(default CITYBRAIN; for isolated runs such as benches)")] = None,
+    prefix: Annotated[str | None, typer.Option(help="subject prefix, likewise (default citybrain)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the services' figures as one JSON line on exit")]
+    = False,
+) -> None:
+    """Run background services (default: the warning engine) without the HTTP server, until SIGINT/SIGTERM.
+
+    Needs CITYBRAIN_NATS_URL (the bus the API nodes publish on) and a migrated database.
+    """
+    import asyncio
+
+    from citybrain.core.errors import Unavailable
+    from citybrain.core.settings import parse_services
+    from citybrain.worker import run
+
+    settings = _settings()
+    _logging(settings)
+    try:
+        names = parse_services(services)
+    except ValueError as exc:
+        err.print(f"[red]--services:[/] {exc}")
+        raise typer.Exit(2) from None
+    if services.strip().lower() == "all" and not settings.mqtt_url:  # all: the MQTT bridge only with a broker
+        names = tuple(n for n in names if n != "mqtt")
+    options = {k: v for k, v in {"stream": stream, "prefix": prefix}.items() if v is not None}
+    try:
+        result = asyncio.run(run(settings, names, lease_ttl_s=lease_ttl, bus_options=options))
+    except SettingsError as exc:
+        err.print(f"[red]configuration error:[/] {exc.detail}")
+        raise typer.Exit(2) from None
+    except Unavailable as exc:
+        err.print(f"[red]cannot run the worker:[/] {exc.detail}")
+        raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps(result, default=str, ensure_ascii=False), flush=True)
 
 
 @app.command()
@@ -472,6 +509,8 @@ def bench(
     batch: Annotated[int | None, typer.Option(help="readings per batch (ingest)")] = None,
     data: Annotated[str | None, typer.Option(help="corpus directory (nab; default ../shared/data/nab)")] = None,
     detector: Annotated[str | None, typer.Option(help="detector name (nab; default: the engine's default)")] = None,
+    worker: Annotated[bool, typer.Option("--worker", help="warning: the host in a `citybrain worker` process over "
+                                                          "NATS (CITYBRAIN_NATS_URL)")] = False,
 ) -> None:
     """Run a benchmark; exits non-zero if it could not run."""
     from citybrain.bench import BENCHMARKS
@@ -484,7 +523,7 @@ def bench(
         err.print(f"[red]no benchmark {name!r}[/]; known: {', '.join(sorted(BENCHMARKS))}")
         raise typer.Exit(2)
     given = {"rows": rows, "backend": backend, "devices": devices, "seconds": seconds, "path": path, "batch": batch,
-             "data": data, "detector": detector}
+             "data": data, "detector": detector, "worker": worker or None}
     options = {k: v for k, v in given.items() if v is not None}
     try:
         result = BENCHMARKS[name][1](log=lambda msg: err.print(msg), **options)

@@ -3,6 +3,7 @@
 from citybrain.auth.audit.models import AuditEntry
 from citybrain.auth.models import AuthToken, User
 from citybrain.core.database import Base
+from citybrain.core.lease import ServiceLease  # noqa: F401
 from citybrain.geo.models import GeoFeature, MetroArc
 from citybrain.hazard import models as _hazard  # noqa: F401
 from citybrain.hazard.inspection import models as _inspection  # noqa: F401

@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import nats
 import pytest
@@ -26,6 +25,7 @@ from citybrain.core.bus import InMemoryBus
 from citybrain.core.errors import SettingsError, Unavailable
 from citybrain.core.nats_bus import JetStreamBus, classify, make_bus, redact
 from citybrain.core.settings import Settings
+from tests.support import server_url
 
 SERVER = os.environ.get("CITYBRAIN_TEST_NATS_URL", "nats://127.0.0.1:4222")
 Scenario = Callable[[Callable[..., JetStreamBus]], Awaitable[Any]]
@@ -33,13 +33,7 @@ Scenario = Callable[[Callable[..., JetStreamBus]], Awaitable[Any]]
 
 @pytest.fixture(scope="module")
 def nats_url() -> str:
-    parts = urlsplit(SERVER)
-    try:
-        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222), timeout=1).close()
-    except OSError:
-        pytest.skip(f"no NATS server at {SERVER} (Debian package 'nats-server', run with -js); "
-                    "CI's strict mode fails this skip")
-    return SERVER
+    return server_url(SERVER, 4222, "NATS server (Debian package 'nats-server', run with -js)")
 
 
 @pytest.fixture
@@ -111,6 +105,23 @@ def test_a_message_goes_round_trip_as_json_with_iso_datetimes(run: Callable[[Sce
 
     assert run(scenario) == [("readings.in", [{"device": "d-1", "ts": "2024-05-01T08:30:00+00:00",
                                                "values": {"level": 1.25}, "note": "黄浦江"}])]
+
+
+def test_a_busy_consumer_pulls_again_as_soon_as_it_is_done_not_on_the_next_turn_of_the_clock(
+        run: Callable[[Scenario], Any]) -> None:
+    # The clock pulls once an hour here, a batch of 8 at a time: 200 messages arrive only if the consumer
+    # asks for the next batch each time it has handled the last one (it once waited for the clock). Not a
+    # durable: closing a durable waits for its last pull requests to expire on the server (3 x the clock).
+    async def scenario(make: Callable[..., JetStreamBus]) -> list[int]:
+        bus = make(fetch_timeout=3600.0, batch=8)
+        seen, handler = recorder()
+        await bus.subscribe("burst.in", handler)
+        for i in range(200):
+            await bus.publish("burst.in", {"i": i})
+        await until(lambda: len(seen) >= 200)
+        return [m["i"] for _s, m in seen]
+
+    assert run(scenario) == list(range(200))
 
 
 def test_patterns_match_exactly_what_they_match_on_the_in_memory_bus(run: Callable[[Scenario], Any]) -> None:

@@ -20,7 +20,6 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -29,18 +28,14 @@ from citybrain.sensing.models import DeadLetter, Reading
 from citybrain.sensing.mqtt import BrokerUrl, MqttBridge, decode_message, publish, publish_readings, readings_topic
 from citybrain.sensing.pipeline import IngestResult, Rejection
 from tests.sensing.conftest import reading
+from tests.support import server_url
 
 BROKER = os.environ.get("CITYBRAIN_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 
 
 @pytest.fixture(scope="module")
 def broker_url() -> str:
-    parts = urlsplit(BROKER)
-    try:
-        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 1883), timeout=1).close()
-    except OSError:
-        pytest.skip(f"no MQTT broker at {BROKER} (Debian package 'mosquitto'); CI's strict mode fails this skip")
-    return BROKER
+    return server_url(BROKER, 1883, "MQTT broker (Debian package 'mosquitto')")
 
 
 class FakePipeline:

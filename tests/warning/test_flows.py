@@ -107,7 +107,8 @@ def test_a_failing_rule_does_not_stop_the_others(database, clock, fleet):
         assert s.scalar(sa.select(sa.func.count()).select_from(Warning)) == 1
 
 
-NO_DATA_RULE = {"key": "gas-silent", "name": {"zh": "无数据", "en": "No data"}, "scope": {"device_type": ["gas_methane"]},
+NO_DATA_RULE = {"key": "gas-silent", "name": {"zh": "无数据", "en": "No data"},
+                "scope": {"device_type": ["gas_methane"]},
                 "quantity": "methane", "when": {"kind": "no_data", "after": "3m", "level": "yellow"},
                 "labels": {"kind": "no_data"}}
 
@@ -163,3 +164,88 @@ def test_red_warning_of_an_auto_incident_rule_opens_an_incident(database, clock,
         [warning_id] = s.scalars(sa.select(Warning.id)).all()
     assert inc.incident_type == "gas_leak" and inc.level == 1
     assert [(link.kind, link.ref_id) for link in links] == [("warning", str(warning_id))]
+
+
+def test_the_red_warning_is_published_before_its_incident_and_a_missed_incident_is_opened_by_the_sweep(
+        database, clock, fleet):
+    """The process stops between the warning's transaction and the incident's: the next host's timer opens it."""
+    from citybrain.incident.models import Incident, IncidentLink
+
+    with database.session() as s:
+        rules.create(session=s, now=clock.now(), principal=None, data={**METHANE_RULE, "auto_incident": "red"})
+
+    def incidents() -> int:
+        with database.session() as s:
+            return s.scalar(sa.select(sa.func.count()).select_from(Incident)) or 0
+
+    async def crashed() -> list:
+        bus = InMemoryBus()
+        seen: list = []
+
+        async def collect(_s, msg):
+            seen.append((msg[0]["level"], incidents()))
+
+        await bus.subscribe(CHANGED_SUBJECT, collect)
+        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False)
+        await host.start()
+        host._open_incidents = lambda ids: None  # the process stops right after publishing the change
+        await host.handle("readings.accepted", [reading("GAS-1", clock.now(), 90.0)])
+        await bus.drain()
+        await host.stop()
+        return seen
+
+    async def restarted() -> None:
+        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False)
+        await host.start()
+        await host.tick()
+        await host.tick()  # a second turn finds it linked and opens nothing more
+        await host.stop()
+
+    assert run(crashed()) == [("red", 0)]  # on the bus, and no incident yet
+    assert incidents() == 0
+    clock.advance(seconds=5)
+    run(restarted())
+    with database.session() as s:
+        [inc] = s.scalars(sa.select(Incident)).all()
+        [link] = s.scalars(sa.select(IncidentLink)).all()
+        [warning_id] = s.scalars(sa.select(Warning.id)).all()
+    assert inc.incident_type == "gas_leak" and inc.level == 1 and link.ref_id == str(warning_id)
+
+
+def test_a_failing_incident_step_keeps_the_stored_warning_and_the_sweep_retries(database, clock, fleet, monkeypatch):
+    from citybrain.incident import flows as incident_flows
+    from citybrain.incident.models import Incident
+
+    with database.session() as s:
+        rules.create(session=s, now=clock.now(), principal=None, data={**METHANE_RULE, "auto_incident": "red"})
+    real = incident_flows.auto_incident_from_warning
+
+    def broken(session, warning, now):
+        raise RuntimeError("database went away")
+
+    async def scenario() -> tuple[list, int, int]:
+        bus = InMemoryBus()
+        seen: list = []
+
+        async def collect(_s, msg):
+            seen.extend(msg)
+
+        await bus.subscribe(CHANGED_SUBJECT, collect)
+        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False)
+        await host.start()
+        monkeypatch.setattr("citybrain.warning.flows.auto_incident_from_warning", broken)
+        await host.handle("readings.accepted", [reading("GAS-1", clock.now(), 90.0)])  # does not raise
+        await bus.drain()
+        errors = host.stats["errors"]
+        with database.session() as s:
+            before = s.scalar(sa.select(sa.func.count()).select_from(Incident))
+        monkeypatch.setattr("citybrain.warning.flows.auto_incident_from_warning", real)
+        await host.tick()
+        await host.stop()
+        return seen, errors, before
+
+    seen, errors, before = run(scenario())
+    assert [w["level"] for w in seen] == ["red"] and errors == 1 and before == 0
+    with database.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Incident)) == 1
+        assert s.scalar(sa.select(Warning.state)) == "firing"

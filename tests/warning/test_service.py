@@ -106,8 +106,8 @@ def test_asset_red_inhibits_device_warnings_and_releases_them(session, clock):
                                   now=t).warnings[0]
     service.refresh_suppression(session=session, now=t)
     assert dev.inhibited_by == asset.fingerprint and asset.inhibited_by is None
-    service.apply_signals(session=session, signals=[sig(t + timedelta(minutes=1), None, scope="asset", rule="pit-combo")],
-                          now=t + timedelta(minutes=1))
+    service.apply_signals(session=session, now=t + timedelta(minutes=1),
+                          signals=[sig(t + timedelta(minutes=1), None, scope="asset", rule="pit-combo")])
     service.refresh_suppression(session=session, now=t + timedelta(minutes=1))
     assert dev.inhibited_by is None
     kinds = [e.kind for e in service.history(session=session, warning=dev)]
@@ -135,6 +135,47 @@ def test_routing_puts_warnings_into_groups(session, clock):
         sa.select(WarningGroup.receiver).join(WarningGroupMember, WarningGroupMember.group_key == WarningGroup.key)
         .where(WarningGroupMember.warning_id == red.id)))
     assert receivers == ["emergency", "ops"]
+
+
+def test_a_level_change_marks_the_group_left_and_the_group_joined_for_a_fresh_look(session, clock):
+    t = clock.now()
+    red = service.apply_signals(session=session, signals=[sig(t, Level.RED)], now=t).warnings[0]
+
+    def groups() -> dict[str, tuple[str, bool]]:
+        rows = session.execute(sa.select(WarningGroup.key, WarningGroup.receiver, WarningGroup.dirty)
+                               .join(WarningGroupMember, WarningGroupMember.group_key == WarningGroup.key)
+                               .where(WarningGroupMember.warning_id == red.id))
+        return {key: (receiver, dirty) for key, receiver, dirty in rows}
+
+    first = groups()
+    assert sorted(r for r, _ in first.values()) == ["emergency", "ops"] and all(d for _, d in first.values())
+    session.execute(sa.update(WarningGroup).values(dirty=False))  # the outbox has looked at them
+    later = t + timedelta(minutes=1)
+    service.apply_signals(session=session, signals=[sig(later, Level.BLUE, value=12)], now=later)
+    # blue is no longer routed to ops, but the ops group it was in must notice that its member changed
+    assert groups() == {key: (receiver, True) for key, (receiver, _) in first.items()}
+    assert session.scalar(sa.select(sa.func.count()).select_from(WarningGroup)) == 2  # no group made twice
+    again = t + timedelta(minutes=2)
+    service.apply_signals(session=session, signals=[sig(again, Level.ORANGE, value=55)], now=again)
+    assert session.scalar(sa.select(sa.func.count()).select_from(WarningGroupMember)) == 2  # nor a membership
+
+
+def test_a_new_device_warning_is_inhibited_by_an_open_asset_warning_as_it_opens(session, clock):
+    t = clock.now()
+    asset = service.apply_signals(session=session, signals=[sig(t, Level.RED, scope="asset", rule="pit-combo")],
+                                  now=t).warnings[0]
+    ops = Principal(1, "duty", ("duty_officer",), department_id=None)
+    silences.create(session=session, now=t, principal=ops, matchers=["asset=A-GAS-8"], starts_at=None,
+                    ends_at=t + timedelta(hours=1), comment="works")
+    muted = service.apply_signals(session=session, now=t, signals=[
+        sig(t, Level.RED, scope="asset", rule="pit-combo", asset="A-GAS-8")]).warnings[0]
+    assert muted.silenced_by is not None
+    dev, dev8, dev9 = service.apply_signals(session=session, now=t, signals=[
+        sig(t, Level.YELLOW), sig(t, Level.YELLOW, device="GAS-8", asset="A-GAS-8"),
+        sig(t, Level.YELLOW, device="GAS-9", asset="A-GAS-9")]).warnings
+    assert dev.inhibited_by == asset.fingerprint and dev.state == "firing"
+    assert dev8.inhibited_by is None  # a silenced warning inhibits nothing
+    assert dev9.inhibited_by is None and dev9.silenced_by is None  # another asset
 
 
 def test_lifecycle_rejects_ack_of_pending():

@@ -11,18 +11,39 @@ API's ``/stream/warnings`` forwards (the SSE hop itself adds the HTTP write only
 
 ``ratio``: the same readings ingested as fast as possible with the warning host subscribed (and
 drained: every reading evaluated, every change stored) versus with no host — the cost of rules and
-detectors on ingest throughput.
+detectors on ingest throughput. That ratio depends on what else the machine's cores do, so both modes
+also report the CPU seconds of the ingesting process (and of the worker) during those two runs, and
+``ingest_cpu_ratio``: the ingesting process's CPU without the engine over its CPU with it.
+
+``--worker`` (``"mode": "worker"``) runs the same readings and rules with the warning host in a process
+of its own (``citybrain worker --services warning``, started here with the bench's database and
+``CITYBRAIN_NATS_URL``, default nats://127.0.0.1:4222): the pipeline publishes ``readings.accepted`` on
+JetStream and latency ends when ``warnings.changed`` arrives back here over NATS. Each phase uses a
+stream and prefix of its own (deleted afterwards), so runs never see each other's messages; "drained"
+means the worker's durable consumer has nothing pending or unacknowledged. ``--backend postgresql``
+creates a throwaway PostgreSQL database (``CITYBRAIN_BENCH_PG_URL``, default the local server's
+``postgres`` database as the admin connection) and drops it afterwards; on SQLite the worker and the
+bench write one file in turns (the file lock), which works on one machine and is what the figures show.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import json
+import os
 import random
+import signal
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from citybrain.bench.ingest import _prepare, backend_url
@@ -35,6 +56,10 @@ from citybrain.warning.flows import CHANGED_SUBJECT, WarningHost
 from citybrain.warning.rules import service as rules_service
 
 Log = Callable[[str], None]
+DEFAULT_NATS = "nats://127.0.0.1:4222"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+ENGINE_DURABLE = "warning-engine"  # the durable the warning host reads readings.accepted under
+BUS_OPTIONS: dict[str, Any] = {"batch": 256}  # as the worker's own consumers (citybrain.worker)
 
 
 def _readings(devices: int, seconds: int, seed: int, log: Log) -> tuple[Any, list[list[dict[str, Any]]]]:
@@ -66,25 +91,9 @@ def _chunks(batches: list[list[dict[str, Any]]], size: int) -> list[list[dict[st
     return [flat[i:i + size] for i in range(0, len(flat), size)]
 
 
-async def _paced(db: Database, chunks: list[list[dict[str, Any]]], rate: float, log: Log) -> dict[str, Any]:
-    bus = InMemoryBus()
-    clock = SystemClock()
-    pipeline = Pipeline(db, clock, bus)
-    host = WarningHost(db, clock, bus, tick_s=3600, snapshot_s=3600, deliver=False)
-    await host.start()
-    gc.freeze()  # as the app does once its services have started
-    entered: dict[tuple[str, str], float] = {}
-    latencies: list[float] = []
-
-    async def on_change(_subject: str, message: Any) -> None:
-        now = time.perf_counter()
-        for w in message:
-            key = (w.get("labels", {}).get("device", ""), w.get("last_signal_at") or "")
-            t_in = entered.get(key)
-            if t_in is not None:
-                latencies.append((now - t_in) * 1000)
-
-    sub = await bus.subscribe(CHANGED_SUBJECT, on_change)
+async def _pace(pipeline: Pipeline, chunks: list[list[dict[str, Any]]], rate: float,
+                entered: dict[tuple[str, str], float]) -> tuple[float, float]:
+    """Hand the chunks to the pipeline at ``rate`` values a second, noting when each reading entered."""
     t_start = time.perf_counter()
     lag = 0.0
     sent_values = 0
@@ -100,6 +109,34 @@ async def _paced(db: Database, chunks: list[list[dict[str, Any]]], rate: float, 
         for r in chunk:
             entered[(r["device_id"], r["ts"])] = t_in
         await pipeline.submit(chunk, source="bench")
+    return t_start, lag
+
+
+def _timer(entered: dict[tuple[str, str], float], latencies: list[float]) -> Callable[[str, Any], Any]:
+    """A ``warnings.changed`` handler adding, per change, the time since its reading entered the pipeline."""
+
+    async def on_change(_subject: str, message: Any) -> None:
+        now = time.perf_counter()
+        for w in message:
+            key = (w.get("labels", {}).get("device", ""), w.get("last_signal_at") or "")
+            t_in = entered.get(key)
+            if t_in is not None:
+                latencies.append((now - t_in) * 1000)
+
+    return on_change
+
+
+async def _paced(db: Database, chunks: list[list[dict[str, Any]]], rate: float, log: Log) -> dict[str, Any]:
+    bus = InMemoryBus()
+    clock = SystemClock()
+    pipeline = Pipeline(db, clock, bus)
+    host = WarningHost(db, clock, bus, tick_s=3600, snapshot_s=3600, deliver=False)
+    await host.start()
+    gc.freeze()  # as the app does once its services have started
+    entered: dict[tuple[str, str], float] = {}
+    latencies: list[float] = []
+    sub = await bus.subscribe(CHANGED_SUBJECT, _timer(entered, latencies))
+    t_start, lag = await _pace(pipeline, chunks, rate, entered)
     deadline = time.perf_counter() + 60
     total = sum(len(c) for c in chunks)
     while host.stats["readings"] < total and time.perf_counter() < deadline:
@@ -114,7 +151,7 @@ async def _paced(db: Database, chunks: list[list[dict[str, Any]]], rate: float, 
             "stats": dict(host.stats), "errors": {k: v.last_message for k, v in host.engine.errors.items()}}
 
 
-async def _flat_out(db: Database, chunks: list[list[dict[str, Any]]], with_rules: bool) -> float:
+async def _flat_out(db: Database, chunks: list[list[dict[str, Any]]], with_rules: bool) -> dict[str, Any]:
     bus = InMemoryBus()
     clock = SystemClock()
     pipeline = Pipeline(db, clock, bus)
@@ -123,6 +160,7 @@ async def _flat_out(db: Database, chunks: list[list[dict[str, Any]]], with_rules
         host = WarningHost(db, clock, bus, tick_s=3600, snapshot_s=3600, deliver=False)
         await host.start()
     total = sum(len(c) for c in chunks)
+    cpu0 = _cpu_s()
     t0 = time.perf_counter()
     for chunk in chunks:
         await pipeline.submit(chunk, source="bench")
@@ -132,10 +170,11 @@ async def _flat_out(db: Database, chunks: list[list[dict[str, Any]]], with_rules
         async with host.lock:  # the last batch's warnings are stored
             pass
     elapsed = time.perf_counter() - t0
+    cpu1 = _cpu_s()
     if host is not None:
         await host.stop()
     await bus.close()
-    return total / elapsed
+    return {"rate": total / elapsed, "cpu_s": {"wall": round(elapsed, 3), "bench": _delta(cpu0, cpu1)}}
 
 
 def _shift(chunks: list[list[dict[str, Any]]], offset_s: int, tag: str) -> list[list[dict[str, Any]]]:
@@ -152,47 +191,285 @@ def _shift(chunks: list[list[dict[str, Any]]], offset_s: int, tag: str) -> list[
 
 
 def run(*, log: Log, devices: int | None = None, seconds: int | None = None, backend: str | None = None,
-        rows: int | None = None, batch: int | None = None, **_: Any) -> dict[str, Any]:
+        rows: int | None = None, batch: int | None = None, worker: bool = False, nats: str | None = None,
+        **_: Any) -> dict[str, Any]:
     devices = devices or 1000
     seconds = seconds or 1800
     rate = float(rows or 10_000)  # values per second offered in the latency run (a reading carries ~2.2)
     size = batch or 200
-    db, cleanup = _database(backend_url(backend))
-    try:
-        now = datetime.now(UTC)
-        sim, batches = _readings(devices, seconds, seed=7, log=log)
-        _prepare(db, sim, now, log)
-        with db.session() as s:
-            rules_service.seed_demo(session=s, now=now)
-            s.commit()
-            n_rules = len(rules_service.list_rules(session=s))
-        chunks = _chunks(batches, size)
+    if worker:
+        return _run_worker(log=log, devices=devices, seconds=seconds, backend=backend, rate=rate, size=size,
+                           nats_url=nats or os.environ.get("CITYBRAIN_NATS_URL") or DEFAULT_NATS)
+    with _bench_database(backend) as db:
+        chunks, n_rules = _setup(db, devices, seconds, size, log)
         log(f"latency run: {sum(map(len, chunks)):,} readings at {rate:,.0f}/s with {n_rules} rules …")
         paced = asyncio.run(_paced(db, chunks, rate, log))
-        lat = paced["latencies"]
-        log(f"{len(lat)} warning changes timed; throughput runs …")
+        log(f"{len(paced['latencies'])} warning changes timed; throughput runs …")
         span = seconds + 3600
         off = asyncio.run(_flat_out(db, _shift(chunks, span, "off"), with_rules=False))
         on = asyncio.run(_flat_out(db, _shift(chunks, 2 * span, "on"), with_rules=True))
-        return {
-            "benchmark": "warning",
-            "backend": db.dialect,
-            "devices": devices,
-            "rules": n_rules,
-            "readings": sum(map(len, chunks)),
-            "offered_values_per_s": round(paced["offered"], 1),
-            "target_rate_per_s": rate,
-            "max_lag_s": round(paced["max_lag_s"], 3),
-            "warning_changes": len(lat),
-            "p50_ms": round(statistics.median(lat), 2) if lat else None,
-            "p99_ms": round(_p(lat, 0.99), 2) if lat else None,
-            "max_ms": round(max(lat), 2) if lat else None,
-            "ingest_per_s_rules_off": round(off, 1),
-            "ingest_per_s_rules_on": round(on, 1),
-            "ratio": round(on / off, 3) if off else None,
-            "engine_errors": paced["errors"],
-            "host": paced["stats"],
-        }
+        return {"benchmark": "warning", "mode": "in-process",
+                **_figures(db, devices, n_rules, chunks, rate, paced, off, on)}
+
+
+def _delta(before: float | None, after: float | None) -> float | None:
+    return round(after - before, 3) if before is not None and after is not None else None
+
+
+def _figures(db: Database, devices: int, n_rules: int, chunks: list[list[dict[str, Any]]], rate: float,
+             paced: dict[str, Any], off_run: dict[str, Any], on_run: dict[str, Any]) -> dict[str, Any]:
+    """The figures both modes report. ``ingest_cpu_ratio``: the ingesting process's CPU seconds without the
+    engine over those with it, for the same readings (1.0: the engine costs the ingest process nothing),
+    which, unlike ``ratio``, does not depend on what else the machine's cores are doing."""
+    lat = paced["latencies"]
+    off, on = off_run["rate"], on_run["rate"]
+    cpu_off, cpu_on = off_run["cpu_s"]["bench"], on_run["cpu_s"]["bench"]
+    return {
+        "backend": db.dialect,
+        "devices": devices,
+        "rules": n_rules,
+        "readings": sum(map(len, chunks)),
+        "offered_values_per_s": round(paced["offered"], 1),
+        "target_rate_per_s": rate,
+        "max_lag_s": round(paced["max_lag_s"], 3),
+        "warning_changes": len(lat),
+        "p50_ms": round(statistics.median(lat), 2) if lat else None,
+        "p99_ms": round(_p(lat, 0.99), 2) if lat else None,
+        "max_ms": round(max(lat), 2) if lat else None,
+        "ingest_per_s_rules_off": round(off, 1),
+        "ingest_per_s_rules_on": round(on, 1),
+        "ratio": round(on / off, 3) if off else None,
+        "ingest_cpu_ratio": round(cpu_off / cpu_on, 3) if cpu_off and cpu_on else None,
+        "cpu_s_rules_off": off_run["cpu_s"],
+        "cpu_s_rules_on": on_run["cpu_s"],
+        "engine_errors": paced["errors"],
+        "host": paced["stats"],
+    }
+
+
+def _setup(db: Database, devices: int, seconds: int, size: int, log: Log) -> tuple[list[list[dict[str, Any]]], int]:
+    """The fleet registered, the demo rules installed; the readings in chunks of ``size``."""
+    now = datetime.now(UTC)
+    sim, batches = _readings(devices, seconds, seed=7, log=log)
+    _prepare(db, sim, now, log)
+    with db.session() as s:
+        rules_service.seed_demo(session=s, now=now)
+        s.commit()
+        n_rules = len(rules_service.list_rules(session=s))
+    return _chunks(batches, size), n_rules
+
+
+@contextlib.contextmanager
+def _bench_database(backend: str | None) -> Iterator[Database]:
+    """``postgresql``: a throwaway database on the local server (dropped after); else as the other benches."""
+    if backend in ("postgresql", "postgres"):
+        import sqlalchemy as sa
+
+        admin = sa.create_engine(backend_url(os.environ.get("CITYBRAIN_BENCH_PG_URL") or PG_ADMIN) or PG_ADMIN,
+                                 isolation_level="AUTOCOMMIT")
+        name = f"citybrain_bench_warning_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        db = Database(admin.url.set(database=name).render_as_string(hide_password=False))
+        try:
+            yield db
+        finally:
+            db.dispose()
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            admin.dispose()
+        return
+    db, cleanup = _database(backend_url(backend))
+    try:
+        yield db
     finally:
         cleanup()
 
+
+# -- the warning host in a worker process --------------------------------------------------------------
+
+
+class _WorkerProcess:
+    """``citybrain worker --services warning`` on the bench's database and a stream of its own."""
+
+    def __init__(self, db: Database, nats_url: str, stream: str, prefix: str, workdir: Path) -> None:
+        env = {**os.environ, "CITYBRAIN_DATABASE_URL": db.engine.url.render_as_string(hide_password=False),
+               "CITYBRAIN_NATS_URL": nats_url, "CITYBRAIN_DATA_DIR": str(workdir), "CITYBRAIN_LOG_LEVEL": "WARNING"}
+        self.stream = stream
+        self.log_path = workdir / f"worker-{stream}.log"
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and command
+            [sys.executable, "-m", "citybrain.cli", "worker", "--services", "warning", "--stream", stream,
+             "--prefix", prefix, "--json"], env=env, stdout=subprocess.PIPE, stderr=self._log)
+
+    def failure(self) -> str:
+        tail = self.log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-6:]
+        return f"the worker exited with {self.proc.returncode}: " + " | ".join(tail)
+
+    async def ready(self, js: Any, timeout_s: float = 120.0) -> None:
+        """Until the worker's engine has subscribed (its durable consumer exists on our stream)."""
+        import nats.js.errors
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.failure())
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await js.consumer_info(self.stream, ENGINE_DURABLE)
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the worker did not subscribe within {timeout_s:g} s")
+            await asyncio.sleep(0.05)
+
+    def stop(self) -> dict[str, Any]:
+        """SIGTERM, as an operator stops it; the figures it prints on the way out."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        self._log.close()
+        if self.proc.returncode != 0:
+            raise RuntimeError(self.failure())
+        lines = out.decode("utf-8", errors="replace").strip().splitlines()
+        return json.loads(lines[-1]) if lines else {}
+
+
+async def _drained(js: Any, stream: str, consumer: str, timeout_s: float) -> None:
+    """Until ``consumer`` has been handed and has acknowledged every message on the stream."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        info = await js.consumer_info(stream, consumer)
+        if not info.num_pending and not info.num_ack_pending:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"consumer {consumer} still has {info.num_pending} pending and "
+                               f"{info.num_ack_pending} unacknowledged messages after {timeout_s:g} s")
+        await asyncio.sleep(0.005)
+
+
+@contextlib.asynccontextmanager
+async def _jetstream(db: Database, nats_url: str, tag: str, phase: str, workdir: Path,
+                     with_worker: bool) -> Any:
+    """A stream of this phase's own, the bench's bus on it, and (optionally) a worker; all gone after."""
+    import nats
+
+    from citybrain.core.nats_bus import JetStreamBus
+
+    stream, prefix = f"BENCH_WARNING_{tag}_{phase}", f"benchwarning{tag}{phase.lower()}"
+    bus = JetStreamBus(nats_url, stream=stream, prefix=prefix, name=f"citybrain-bench-{phase}", **BUS_OPTIONS)
+    await bus.connect()
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    proc = _WorkerProcess(db, nats_url, stream, prefix, workdir) if with_worker else None
+    result: dict[str, Any] = {"bus": bus, "js": js, "stream": stream, "worker": {},
+                              "pid": proc.proc.pid if proc is not None else None}
+    failed = False
+    try:
+        if proc is not None:
+            await proc.ready(js)
+        yield result
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        if proc is not None:
+            try:
+                result["worker"] = await asyncio.to_thread(proc.stop)
+            except Exception:
+                if not failed:  # else the first failure is the one to report
+                    raise
+        await bus.close()
+        with contextlib.suppress(Exception):
+            await js.delete_stream(stream)
+        await nc.close()
+
+
+def _engine_figures(worker: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    engine = (worker.get("services") or {}).get(ENGINE_DURABLE) or {}
+    service = engine.get("service") or {}
+    return service, service.pop("engine_errors", {}) if isinstance(service, dict) else {}
+
+
+async def _paced_worker(db: Database, chunks: list[list[dict[str, Any]]], rate: float, nats_url: str, tag: str,
+                        workdir: Path) -> dict[str, Any]:
+    from citybrain.core.nats_bus import JetStreamBus
+
+    async with _jetstream(db, nats_url, tag, "P", workdir, with_worker=True) as js:
+        bus: JetStreamBus = js["bus"]
+        pipeline = Pipeline(db, SystemClock(), bus)
+        entered: dict[tuple[str, str], float] = {}
+        latencies: list[float] = []
+        sub = await bus.subscribe(CHANGED_SUBJECT, _timer(entered, latencies))
+        gc.freeze()
+        t_start, lag = await _pace(pipeline, chunks, rate, entered)
+        await _drained(js["js"], js["stream"], ENGINE_DURABLE, 120)  # every reading evaluated, changes published
+        await _drained(js["js"], js["stream"], sub.consumer, 30)  # … and every change arrived here
+        elapsed = time.perf_counter() - t_start
+        await sub.close()
+    values = sum(len(r.get("values") or {}) for c in chunks for r in c)
+    stats, errors = _engine_figures(js["worker"])
+    return {"latencies": latencies, "elapsed": elapsed, "offered": values / elapsed, "max_lag_s": lag,
+            "stats": stats, "errors": errors}
+
+
+def _cpu_s(pid: int | None = None) -> float | None:
+    """CPU seconds (user + system) of this process (all its threads) or of ``pid`` (Linux /proc), else None."""
+    if pid is None:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def _flat_out_worker(db: Database, chunks: list[list[dict[str, Any]]], nats_url: str, tag: str,
+                           workdir: Path, with_rules: bool) -> dict[str, Any]:
+    """Readings per second through the pipeline (and, with rules, the worker), the seconds the worker trailed,
+    and the CPU seconds each process spent meanwhile (on two cores, their sum over the wall time is the load)."""
+    async with _jetstream(db, nats_url, tag, "N" if with_rules else "O", workdir, with_worker=with_rules) as js:
+        pipeline = Pipeline(db, SystemClock(), js["bus"])
+        total = sum(len(c) for c in chunks)
+        cpu0, worker0 = _cpu_s(), _cpu_s(js["pid"]) if js["pid"] else None
+        t0 = time.perf_counter()
+        for chunk in chunks:
+            await pipeline.submit(chunk, source="bench")
+        t_sent = time.perf_counter()
+        if with_rules:  # every reading evaluated and every change stored (the message is acked after that)
+            await _drained(js["js"], js["stream"], ENGINE_DURABLE, 300)
+        t_end = time.perf_counter()
+        cpu1, worker1 = _cpu_s(), _cpu_s(js["pid"]) if js["pid"] else None
+    cpu = {"wall": round(t_end - t0, 3), "bench": _delta(cpu0, cpu1)}
+    if with_rules:
+        cpu["worker"] = _delta(worker0, worker1)
+    return {"rate": total / (t_end - t0), "trailed": t_end - t_sent, "cpu_s": cpu}
+
+
+def _run_worker(*, log: Log, devices: int, seconds: int, backend: str | None, rate: float, size: int,
+                nats_url: str) -> dict[str, Any]:
+    from citybrain.core.nats_bus import redact
+
+    tag = uuid.uuid4().hex[:8]
+    with _bench_database(backend) as db, tempfile.TemporaryDirectory(prefix="citybrain-bench-worker-") as tmp:
+        workdir = Path(tmp)
+        chunks, n_rules = _setup(db, devices, seconds, size, log)
+        if db.dialect == "sqlite":
+            log("SQLite: the bench and the worker process write one database file in turns (its lock)")
+        log(f"latency run: {sum(map(len, chunks)):,} readings at {rate:,.0f}/s with {n_rules} rules, the warning "
+            f"host in `citybrain worker` over {redact(nats_url)} …")
+        paced = asyncio.run(_paced_worker(db, chunks, rate, nats_url, tag, workdir))
+        log(f"{len(paced['latencies'])} warning changes timed; throughput runs …")
+        span = seconds + 3600
+        off = asyncio.run(_flat_out_worker(db, _shift(chunks, span, "off"), nats_url, tag, workdir,
+                                           with_rules=False))
+        on = asyncio.run(_flat_out_worker(db, _shift(chunks, 2 * span, "on"), nats_url, tag, workdir,
+                                          with_rules=True))
+        return {"benchmark": "warning", "mode": "worker", "nats": redact(nats_url),
+                **_figures(db, devices, n_rules, chunks, rate, paced, off, on),
+                "worker_trailed_s": round(on["trailed"], 3)}  # from the last batch stored until the worker drained

@@ -2,16 +2,24 @@
 
 SQLite (WAL) is the embedded default; PostgreSQL + PostGIS is the production backend. Everything here
 works on both; dialect differences stay in this module and in ``citybrain.geo.spatial``.
+
+On an SQLite file, WAL checkpoints run in a background thread (``Checkpointer``) instead of inside
+whichever commit happens to cross SQLite's auto-checkpoint size: the commit that would have paid for
+copying the WAL into the database (and syncing both) no longer waits for it.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -21,6 +29,14 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from citybrain.core.clock import ensure_utc
+
+log = logging.getLogger(__name__)
+
+#: Seconds between the background WAL checkpoints on an SQLite file.
+CHECKPOINT_INTERVAL_S = 0.5
+#: SQLite's own auto-checkpoint, kept as a backstop (pages; SQLite's default is 1,000) should the
+#: background thread fall behind; at the interval above it is not normally reached.
+AUTOCHECKPOINT_BACKSTOP_PAGES = 10_000
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -64,18 +80,77 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def sqlite_file(url: str) -> str | None:
+    """The file of an SQLite URL, or None (another backend, or an in-memory database).
+
+    >>> sqlite_file("sqlite:////var/lib/citybrain/db.sqlite"), sqlite_file("sqlite://"), sqlite_file("postgresql://h/d")
+    ('/var/lib/citybrain/db.sqlite', None, None)
+    """
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1] if "///" in url else ""
+    path = path.split("?", 1)[0]
+    return path if path and path != ":memory:" else None
+
+
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
-    """An engine tuned for the backend: WAL and foreign keys on SQLite, a checked pool on PostgreSQL."""
+    """An engine tuned for the backend: WAL and foreign keys on SQLite, a checked pool on PostgreSQL.
+
+    SQLite connections are not pinged before use: a connection to a file cannot go stale, and the ping
+    was one more statement in every unit of work.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, pool_pre_ping=True
-        )
+        engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+class Checkpointer:
+    """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` on an SQLite file every ``interval_s`` from a daemon thread.
+
+    PASSIVE never waits for readers or writers (what it cannot copy now it copies next time), so commits
+    go on meanwhile. Durability is unchanged: ``synchronous=NORMAL`` stays, each commit is in the WAL file
+    (safe from a process crash) as before, and the WAL is synced at each checkpoint as before -- now once
+    an interval instead of whenever 1,000 pages have piled up, which on a quiet system could be hours.
+    The thread holds no reference to the ``Database``; it stops when that is disposed or collected.
+    """
+
+    def __init__(self, path: str, interval_s: float | None = None) -> None:
+        self.path = path
+        self.interval_s = CHECKPOINT_INTERVAL_S if interval_s is None else interval_s
+        self.runs = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            while not self._stop.wait(self.interval_s):
+                try:
+                    if conn is None:  # read-write, never create: the app's own connections make the file
+                        conn = sqlite3.connect(f"file:{quote(self.path)}?mode=rw", uri=True, timeout=0)
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.runs += 1
+                except sqlite3.Error as exc:  # busy (another checkpoint) or the file is gone: next turn
+                    log.debug("WAL checkpoint of %s skipped: %s", self.path, exc)
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def on_connect(self, dbapi_conn: Any, _record: Any) -> None:
+        """A new connection leaves checkpoints to this thread while it runs (SQLite's own as a backstop)."""
+        if not self._stop.is_set():
+            dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_BACKSTOP_PAGES}")
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        self._stop.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
 
 
 class Database:
@@ -85,6 +160,12 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.checkpointer: Checkpointer | None = None
+        path = sqlite_file(url)
+        if path is not None:
+            self.checkpointer = Checkpointer(path)
+            event.listen(self.engine, "connect", self.checkpointer.on_connect)
+            weakref.finalize(self, self.checkpointer.stop, 0)
         # SQLite has one writer at a time; writers of this process queue here and wake at once, instead of
         # meeting in SQLite's busy handler, which sleeps up to 100 ms between tries.
         self._write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
@@ -120,6 +201,10 @@ class Database:
             conn.execute(sa.text("SELECT 1"))
 
     def dispose(self) -> None:
+        """Close the pool's connections and stop the checkpoint thread (connections opened after this use
+        SQLite's own auto-checkpoint again)."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
 
 

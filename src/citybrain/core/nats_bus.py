@@ -149,6 +149,8 @@ class JetStreamSubscription:
     _handling: int = 0
     _fetch_errors: int = 0
     _last_pull_expires: float = 0.0
+    _drained: asyncio.Event | None = None
+    _owed: int = 0  # messages asked for and not yet received (requests that expired unserved age out)
 
     def start(self) -> None:
         name = f"{self.pattern}:{self.consumer}"
@@ -156,14 +158,21 @@ class JetStreamSubscription:
         self.task = asyncio.create_task(self.run(), name=f"nats-sub:{name}")
 
     async def _pull(self) -> None:
-        """Every ``fetch_timeout``, ask for as many messages as fit (``batch`` minus those in hand)."""
+        """Ask for as many messages as fit (``batch`` minus those in hand) every ``fetch_timeout``, and at once
+        whenever the handler has worked through everything in hand, so a busy consumer is never left waiting
+        for the next turn of the clock (that capped it at ``batch`` messages per ``fetch_timeout``)."""
         bus = self.bus
         loop = asyncio.get_running_loop()
         lifetime = _PULL_LIFETIME * bus.fetch_timeout
+        self._drained = asyncio.Event()
+        early = False  # woken by a drained inbox rather than by the clock
         while not self._stopping:
+            self._drained.clear()
             room = bus.batch - self.inbox.pending_msgs - self._handling
             nc = bus._nc
-            if room > 0 and nc is not None:
+            # an early pull only once every message asked for so far has come, so the server never holds
+            # more than the clock's overlapping requests (at most _PULL_LIFETIME x batch messages owed)
+            if room > 0 and nc is not None and not (early and self._owed > 0):
                 request = {"batch": room, "expires": int(lifetime * 1e9)}
                 try:
                     await nc.publish(self.next_subject, json.dumps(request).encode(), reply=self.inbox.subject)
@@ -173,18 +182,23 @@ class JetStreamSubscription:
                         log.warning("nats: consumer %s cannot pull (%s: %s); retrying", self.consumer,
                                     type(exc).__name__, exc)
                 else:
+                    self._owed = min(max(self._owed, 0) + room, _PULL_LIFETIME * bus.batch)
                     self._last_pull_expires = loop.time() + lifetime
                     if self._fetch_errors:
                         log.info("nats: consumer %s pulls again", self.consumer)
                         self._fetch_errors = 0
                     log.debug("nats: consumer %s pulls %d", self.consumer, room)
-            await asyncio.sleep(bus.fetch_timeout)
+            try:
+                await asyncio.wait_for(self._drained.wait(), bus.fetch_timeout)
+                early = True
+            except TimeoutError:
+                early = False
 
     async def run(self) -> None:
         """Handle what arrives on the inbox in delivery order; on close, what is already in hand."""
         while not self._stopping or self.inbox.pending_msgs:
             try:
-                msg = await self.inbox.next_msg(timeout=self.bus.fetch_timeout)
+                msg = await self.inbox.next_msg(timeout=min(self.bus.fetch_timeout, 0.5))  # local: cheap
             except nats.errors.TimeoutError:
                 continue
             except Exception as exc:  # the connection is closed: nothing more will arrive
@@ -198,10 +212,13 @@ class JetStreamSubscription:
                       msg.headers.get("Description", ""))
             return
         self._handling += 1
+        self._owed -= 1
         try:
             await self._handle(msg)
         finally:
             self._handling -= 1
+            if not self.inbox.pending_msgs and self._drained is not None:
+                self._drained.set()  # everything in hand is done: pull the next batch now
 
     async def _handle(self, msg: Msg) -> None:
         bus = self.bus
@@ -266,6 +283,8 @@ class JetStreamSubscription:
         ``ack_wait`` before the next worker got it, so for a durable we keep reading until they expired.
         """
         self._stopping = True
+        if self._drained is not None:
+            self._drained.set()  # wake the puller now rather than at its next turn of the clock
         for task in (self.puller, self.task):
             if task is not None:
                 await task

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "admin", "changeme", "change-me", "password", "secret", "123456", "citybrain"})
+#: Background services a node can run (``CITYBRAIN_SERVICES``, ``citybrain worker --services``), in start order:
+#: the bus ingestor, the roll-up worker, retention, the warning engine, the follow-up host, the MQTT bridge.
+SERVICE_NAMES: tuple[str, ...] = ("ingest", "rollup", "retention", "warning", "followup", "mqtt")
 
 
 def default_data_dir() -> Path:
@@ -52,6 +55,8 @@ class Settings(BaseSettings):
     smtp_from: str | None = None
     public_webhook_allow_private: bool = False  # subscriptions' webhooks may point at private addresses
     nats_url: str | None = None
+    # which background services `serve` runs: comma-separated names of SERVICE_NAMES, "all" or "none"
+    services: Annotated[tuple[str, ...], NoDecode] = SERVICE_NAMES
 
     @field_validator("timezone")
     @classmethod
@@ -61,6 +66,11 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _known_services(cls, value: Any) -> tuple[str, ...]:
+        return parse_services(value)
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
@@ -98,6 +108,27 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def parse_services(value: Any) -> tuple[str, ...]:
+    """Service names from ``"warning,followup"`` (or a list), in start order; ``all`` and ``none`` as words.
+
+    >>> parse_services("followup, warning"), parse_services("all") == SERVICE_NAMES, parse_services("none")
+    (('warning', 'followup'), True, ())
+    """
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("empty; name the services, or 'all' or 'none'")
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names = {str(v).strip().lower() for v in items} - {""}
+    if names == {"all"}:
+        return SERVICE_NAMES
+    if names == {"none"}:
+        return ()
+    unknown = sorted(names - set(SERVICE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown service {', '.join(map(repr, unknown))}; known: {', '.join(SERVICE_NAMES)} "
+                         "(or 'all', 'none')")
+    return tuple(n for n in SERVICE_NAMES if n in names)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -5,12 +5,17 @@ The rule language's ``auto_incident: red`` (``warning.rules.schema``) reaches a 
 warning it changed: at or above that level, the incident is opened from the warning — or, when an open
 incident of the same type is near and recent, the warning is linked to it — exactly as a person's
 "open incident" would (``service.create_from_warning``). Calling it again for the same warning changes nothing.
+
+The host runs it in its own transaction right after the warning's change is stored and published, so
+the incident's plan and tasks never delay the warning; ``sweep_auto_incidents`` (on the host's timer)
+opens any incident that step missed, e.g. when the process stopped between the two transactions.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -25,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: Warning states in which a warning may still open an incident.
 ACTIVE_STATES = ("firing", "acknowledged")
+#: How far back (by ``updated_at``) the sweep looks for warnings whose incident step did not run.
+SWEEP_HORIZON = timedelta(days=1)
 
 
 def auto_threshold(warning: Warning) -> Level | None:
@@ -39,6 +46,12 @@ def auto_threshold(warning: Warning) -> Level | None:
         return None
 
 
+def wants_incident(warning: Warning) -> bool:
+    """Whether ``warning``, as it stands, should have an incident by itself (linked or not: not looked up)."""
+    threshold = auto_threshold(warning)
+    return threshold is not None and warning.state in ACTIVE_STATES and Level(warning.level) <= threshold
+
+
 def auto_incident_from_warning(session: Session, warning: Warning, now: datetime) -> service.Opened | None:
     """Open or link the incident for ``warning`` if its rule asks for it at this level; else ``None``.
 
@@ -46,8 +59,7 @@ def auto_incident_from_warning(session: Session, warning: Warning, now: datetime
     already linked to an incident. A warning that points to no incident type (or has no place) is logged and
     skipped, never raised: the warning host must keep running.
     """
-    threshold = auto_threshold(warning)
-    if threshold is None or warning.state not in ACTIVE_STATES or Level(warning.level) > threshold:
+    if not wants_incident(warning):
         return None
     linked = session.scalar(sa.select(IncidentLink.id).where(IncidentLink.kind == "warning",
                                                              IncidentLink.ref_id == str(warning.id)))
@@ -58,3 +70,29 @@ def auto_incident_from_warning(session: Session, warning: Warning, now: datetime
     except CityBrainError as exc:
         log.warning("warning %s: no automatic incident: %s", warning.id, exc.detail)
         return None
+
+
+def sweep_auto_incidents(session: Session, now: datetime, *, rule_keys: Iterable[str],
+                         skip: Collection[int] = ()) -> list[int]:
+    """Open (or link) the incidents of active warnings of ``rule_keys`` updated in the last ``SWEEP_HORIZON``
+    that want one and have none yet; returns the ids of those that still have none (refused, logged).
+
+    ``skip`` holds ids already refused, so a warning that points to no incident type is not retried (and
+    logged) on every turn of the timer.
+    """
+    keys = list(rule_keys)
+    if not keys:
+        return []
+    linked = sa.select(IncidentLink.id).where(IncidentLink.kind == "warning",
+                                              IncidentLink.ref_id == sa.cast(Warning.id, sa.String))
+    missed = session.scalars(sa.select(Warning).where(
+        Warning.rule_key.in_(keys), Warning.state.in_(ACTIVE_STATES), Warning.updated_at >= now - SWEEP_HORIZON,
+        ~linked.exists()).order_by(Warning.id))
+    refused = []
+    for w in missed:
+        if w.id in skip or not wants_incident(w):
+            continue
+        log.info("warning %s: opening its missed automatic incident", w.id)
+        if auto_incident_from_warning(session, w, now) is None:
+            refused.append(w.id)
+    return refused

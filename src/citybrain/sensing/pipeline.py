@@ -370,7 +370,7 @@ def _unnest(template: str) -> str:
         table = template.split()[2]
         arrays = ", ".join(f"%s::{t}[]" for t in _PG_TYPES[table])
         sql = _SQL_CACHE[(template, "unnest", 0, 0)] = template.format(
-            values="", least="least", greatest="greatest").replace(" VALUES ", f" SELECT * FROM unnest({arrays}) ")
+            values="", least="least", greatest="greatest").replace(" VALUES ", f" SELECT * FROM unnest({arrays}) ")  # noqa: S608
     return sql
 
 
@@ -440,9 +440,7 @@ def store(batch: Batch) -> None:
         for q, v in i.values.items():
             rows.append((d, q, ts, v, m, received))
     if batch.last_seen:
-        seen_ids = sorted({i.device.id for i in items if i.device})
-        dev = _table(Device)
-        session.execute(sa.update(dev).where(dev.c.id.in_(seen_ids)).values(last_seen_at=batch.now))
+        _touch_devices(conn, dialect, sorted({i.device.id for i in items if i.device}), received)
     hold_back_horizon(conn)
     if dialect.text_ts and _insert_all_new(conn, rows):
         stored = rows
@@ -451,6 +449,18 @@ def store(batch: Batch) -> None:
         stored = _insert_returning(conn, dialect, rows, batch, bind)
     if stored:
         _upsert_latest(conn, dialect, stored)
+
+
+def _touch_devices(conn: Any, dialect: _Dialect, ids: list[int], at: Any) -> None:
+    """``device.last_seen_at`` of the batch's devices, in one statement (SQLite: per chunk of ids)."""
+    if not dialect.text_ts:
+        conn.exec_driver_sql("UPDATE device SET last_seen_at = %s WHERE id = ANY(%s::integer[])", (at, ids))
+        return
+    per = dialect.max_params - 1
+    for start in range(0, len(ids), per):
+        part = ids[start:start + per]
+        marks = ", ".join("?" * len(part))  # placeholders only: the ids are bound
+        conn.exec_driver_sql(f"UPDATE device SET last_seen_at = ? WHERE id IN ({marks})", (at, *part))  # noqa: S608
 
 
 def _insert_all_new(conn: Any, rows: list[tuple[Any, ...]]) -> bool:

@@ -3,18 +3,20 @@
 ``WarningHost`` is a background service of the app (and of the demo). The stream reads as one line:
 
     readings.accepted → observations → rules (RuleEngine) → lifecycle (apply_signals: dedupe by
-    fingerprint, suppress, group) → warnings.changed on the bus → outbox (plan) → notifiers (deliver)
+    fingerprint, suppress, group) → warnings.changed on the bus → automatic incidents → outbox (plan)
+    → notifiers (deliver)
 
 The rule engine is pure and runs on the event loop; database work runs in a worker thread, one unit
 of work at a time (a lock), so warnings of one fingerprint never race. A timer loop lets time pass for
 the rules (no-data, for-durations, windows), escalates unacknowledged warnings, re-decides
-suppression as silences start and end, plans and delivers notifications, and saves the engine's state
-so a restart carries on where it stopped.
+suppression as silences start and end, opens automatic incidents the stream's own step missed, plans and
+delivers notifications, and saves the engine's state so a restart carries on where it stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -30,13 +32,13 @@ from citybrain.core.bus import Bus, Subscription
 from citybrain.core.clock import Clock
 from citybrain.core.database import Database
 from citybrain.incident import drills, tasks_service
-from citybrain.incident.flows import auto_incident_from_warning
+from citybrain.incident.flows import auto_incident_from_warning, sweep_auto_incidents, wants_incident
 from citybrain.org.models import Department
 from citybrain.sensing.models import Asset, Device
 from citybrain.sensing.pipeline import ACCEPTED_SUBJECT
 from citybrain.warning import notify, outbox, service
 from citybrain.warning.config import EngineConfig, load_config
-from citybrain.warning.models import EngineState
+from citybrain.warning.models import EngineState, Warning
 from citybrain.warning.notify.base import Notifier
 from citybrain.warning.rules import RuleEngine
 from citybrain.warning.rules import service as rules_service
@@ -126,6 +128,7 @@ class WarningHost:
         self.codes: dict[int, str] = {}  # department id -> code
         self.event_time: datetime | None = None  # newest reading time seen
         self.event_seen_at: datetime | None = None  # wall-clock time when it was seen
+        self._incidents_refused: set[int] = set()  # warnings the sweep found no incident for (not retried)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -149,10 +152,8 @@ class WarningHost:
             self.subscription = None
         if self.task is not None:
             self.task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.task
-            except (asyncio.CancelledError, Exception):
-                pass
             self.task = None
         async with self.lock:
             await anyio.to_thread.run_sync(self._save_snapshot)
@@ -231,26 +232,43 @@ class WarningHost:
             return load_contexts(session, keys)
 
     async def apply(self, signals: list[Signal]) -> list[dict[str, Any]]:
-        """Store the signals' effects and publish the changed warnings on ``warnings.changed``."""
+        """Store the signals' effects and publish the changed warnings on ``warnings.changed``; then open the
+        incidents of warnings whose rule asks for one, in a transaction of their own (the warning is not kept
+        waiting for a plan's tasks; should that step not run, the timer's sweep catches up)."""
         self.stats["signals"] += len(signals)
         async with self.lock:
-            changed = await anyio.to_thread.run_sync(self._apply, signals)
-        if changed:
-            self.stats["warnings_changed"] += len(changed)
-            await self.bus.publish(CHANGED_SUBJECT, changed)
+            changed, due = await anyio.to_thread.run_sync(self._apply, signals)
+            if changed:
+                self.stats["warnings_changed"] += len(changed)
+                await self.bus.publish(CHANGED_SUBJECT, changed)
+            if due:
+                await anyio.to_thread.run_sync(self._open_incidents, due)
         return changed
 
-    def _apply(self, signals: list[Signal]) -> list[dict[str, Any]]:
+    def _apply(self, signals: list[Signal]) -> tuple[list[dict[str, Any]], list[int]]:
         now = self.clock.now()
         with self.database.writing(), self.database.session() as session:
             applied = service.apply_signals(session=session, signals=signals, now=now, directory=self.directory,
                                             config=self.config)
-            for w in applied.warnings:  # rules marked auto_incident open (or link) an incident at once
-                auto_incident_from_warning(session, w, now)
             codes = self.codes or service.department_codes(session=session)
             changed = [service.as_dict(w, departments=codes) for w in applied.warnings]
+            due = [w.id for w in applied.warnings if wants_incident(w)]
             session.commit()
-        return [_wire(d) for d in changed]
+        return [_wire(d) for d in changed], due
+
+    def _open_incidents(self, warning_ids: list[int]) -> None:
+        """Rules marked ``auto_incident`` open (or link) an incident for these warnings, in this order."""
+        now = self.clock.now()
+        try:
+            with self.database.writing(), self.database.session() as session:
+                rows = {w.id: w for w in session.scalars(sa.select(Warning).where(Warning.id.in_(warning_ids)))}
+                for wid in warning_ids:
+                    if wid in rows:
+                        auto_incident_from_warning(session, rows[wid], now)
+                session.commit()
+        except Exception:  # the warnings are stored and published; the timer's sweep retries these
+            self.stats["errors"] += 1
+            log.exception("automatic incidents for warnings %s failed; the sweep will retry", warning_ids)
 
     # -- time --------------------------------------------------------------------------------------
 
@@ -312,6 +330,8 @@ class WarningHost:
             if time.monotonic() - self._last_suppression >= self.suppression_s:
                 service.refresh_suppression(session=session, now=now)
                 self._last_suppression = time.monotonic()
+            self._incidents_refused.update(sweep_auto_incidents(
+                session, now, rule_keys=self._auto_incident_rules(), skip=self._incidents_refused))
             outbox.plan(session=session, now=now)
             tasks_service.escalate_overdue_tasks(session=session, now=now)
             drills.play_due(session=session, now=now)
@@ -320,6 +340,9 @@ class WarningHost:
                 changed = [_wire(service.as_dict(w, departments=codes)) for w in escalated]
             session.commit()
         return changed
+
+    def _auto_incident_rules(self) -> list[str]:
+        return [r.key for r in self.engine.rules if r.auto_incident is not False]
 
     def _deliver(self) -> dict[str, int]:
         assert self.notifier_factory is not None

@@ -131,8 +131,8 @@ class Directory:
         return self.assets[key]
 
 
-def apply_signals(*, session: Session, signals: Iterable[Signal], now: datetime,
-                  directory: Directory | None = None, source: str = "rule", config: EngineConfig | None = None) -> Applied:
+def apply_signals(*, session: Session, signals: Iterable[Signal], now: datetime, directory: Directory | None = None,
+                  source: str = "rule", config: EngineConfig | None = None) -> Applied:
     """Open, update or resolve one warning per fingerprint from the rule engine's signals.
 
     Signals of one batch are applied in order; a clearing signal with no open warning is ignored. New
@@ -173,7 +173,8 @@ def apply_signals(*, session: Session, signals: Iterable[Signal], now: datetime,
         session.flush()  # ids for the new warnings, once for the batch
         _write_events(session, events)
         cfg = config or load_config(session=session)
-        refresh_suppression(session=session, now=now, only=out.warnings, config=cfg)
+        # suppression first, without marking groups: join_groups marks every group of these warnings
+        _resuppress(session=session, now=now, only=out.warnings, config=cfg)
         join_groups(session=session, now=now, warnings=out.warnings, config=cfg)
     return out
 
@@ -231,18 +232,24 @@ def refresh_suppression(*, session: Session, now: datetime, only: Sequence[Warni
     target; a new source's effect on warnings already open is picked up by the next full refresh (the
     warning host runs one every few seconds) or at once after people's actions.
     """
+    changed = _resuppress(session=session, now=now, only=only, config=config)
+    _mark_groups_dirty(session, changed)
+    return len(changed)
+
+
+def _resuppress(*, session: Session, now: datetime, only: Sequence[Warning] | None,
+                config: EngineConfig | None) -> list[int]:
+    """``refresh_suppression`` without marking groups: the ids of the warnings whose suppression changed."""
     cfg = config or load_config(session=session)
     silencer = Silencer(active_silences(session=session, now=now))
-    open_q = sa.select(Warning).where(Warning.state.in_(lc.OPEN_STATES))
     if only is None:
-        targets = list(session.scalars(open_q))
-        pool: list[Warning] = targets
+        targets = list(session.scalars(sa.select(Warning).where(Warning.state.in_(lc.OPEN_STATES))))
+        sources = [_match_labels(w) for w in targets
+                   if w.state in (lc.FIRING, lc.ACKNOWLEDGED) and w.silenced_by is None]
     else:
         targets = [w for w in only if w.state in lc.OPEN_STATES]
         maybe_target = any(any(matches_all(r.target, _match_labels(w)) for r in cfg.inhibit_rules) for w in targets)
-        pool = list(session.scalars(open_q.where(Warning.state.in_((lc.FIRING, lc.ACKNOWLEDGED)),
-                                                 Warning.silenced_by.is_(None)))) if maybe_target else []
-    sources = [_match_labels(w) for w in pool if w.state in (lc.FIRING, lc.ACKNOWLEDGED) and w.silenced_by is None]
+        sources = _notifiable_labels(session) if maybe_target else []
     inhibitor = Inhibitor(cfg.inhibit_rules, sources)
     changed: list[int] = []
     for w in targets:
@@ -253,8 +260,18 @@ def refresh_suppression(*, session: Session, now: datetime, only: Sequence[Warni
         if c1 or c2:
             _store(w, s, c1 + c2, session, now)
             changed.append(w.id)
-    _mark_groups_dirty(session, changed)
-    return len(changed)
+    return changed
+
+
+def _notifiable_labels(session: Session) -> list[dict[str, str]]:
+    """The match labels of every firing or acknowledged, unsilenced warning (the possible inhibition sources),
+    read as plain rows: only the four columns the labels need, no ORM objects."""
+    session.flush()  # the caller's changed warnings count as they now stand
+    rows = session.execute(sa.select(Warning.labels, Warning.fingerprint, Warning.level, Warning.state).where(
+        Warning.state.in_((lc.FIRING, lc.ACKNOWLEDGED)), Warning.silenced_by.is_(None)))
+    colours = {int(lv): lv.colour for lv in Level}
+    return [{**{str(k): str(v) for k, v in labels.items()}, "fingerprint": fp, "level": colours[level],
+             "state": state} for labels, fp, level, state in rows]
 
 
 # -- groups ------------------------------------------------------------------------------------------
@@ -262,34 +279,42 @@ def refresh_suppression(*, session: Session, now: datetime, only: Sequence[Warni
 
 def join_groups(*, session: Session, now: datetime, warnings: Sequence[Warning],
                 config: EngineConfig | None = None) -> None:
-    """Put each warning in the groups its labels route to, and mark those groups for a fresh look."""
+    """Put each warning in the groups its labels route to, and mark every group it is in for a fresh look
+    (the ones it just joined and any it was in before: a level change may take it off a route)."""
     tree = (config or load_config(session=session)).route
     wanted: dict[str, tuple[Any, set[int]]] = {}
     for w in warnings:
         for dest in route(tree, _match_labels(w)):
             wanted.setdefault(dest.group_key, (dest, set()))[1].add(w.id)
-    if not wanted:
-        return
+    ids = [w.id for w in warnings]
+    if wanted:
+        _add_members(session, now, wanted, ids)
+    _mark_groups_dirty(session, ids)
+
+
+def _add_members(session: Session, now: datetime, wanted: Mapping[str, tuple[Any, set[int]]],
+                 ids: Sequence[int]) -> None:
+    """Create the missing groups and memberships; one round trip finds which groups exist and hold whom."""
     keys = list(wanted)
-    groups = {g.key: g for g in session.scalars(sa.select(WarningGroup).where(WarningGroup.key.in_(keys)))}
-    members = set(session.execute(sa.select(WarningGroupMember.group_key, WarningGroupMember.warning_id).where(
-        WarningGroupMember.group_key.in_(keys), WarningGroupMember.warning_id.in_([w.id for w in warnings]))).all())
-    for key, (dest, _ids) in wanted.items():
-        g = groups.get(key)
-        if g is None:
-            session.add(WarningGroup(key=key, route=dest.route, receiver=dest.receiver, labels=dict(dest.group_labels),
-                                     timing={"group_wait": dest.group_wait.total_seconds(),
-                                             "group_interval": dest.group_interval.total_seconds(),
-                                             "repeat_interval": dest.repeat_interval.total_seconds()},
-                                     created_at=now, dirty=True))
-        else:
-            g.dirty = True
-    session.flush()
-    new_members = [{"group_key": k, "warning_id": i} for k, (_, ids) in wanted.items() for i in ids
+    m = WarningGroupMember
+    found = session.execute(
+        sa.select(WarningGroup.key, m.warning_id)
+        .outerjoin(m, sa.and_(m.group_key == WarningGroup.key, m.warning_id.in_(ids)))
+        .where(WarningGroup.key.in_(keys))).all()
+    existing = {key for key, _ in found}
+    members = {(key, wid) for key, wid in found if wid is not None}
+    new_groups = [{"key": key, "route": dest.route, "receiver": dest.receiver, "labels": dict(dest.group_labels),
+                   "timing": {"group_wait": dest.group_wait.total_seconds(),
+                              "group_interval": dest.group_interval.total_seconds(),
+                              "repeat_interval": dest.repeat_interval.total_seconds()},
+                   "created_at": now, "last_notified_at": None, "last_hash": None, "dirty": True}
+                  for key, (dest, _ids) in wanted.items() if key not in existing]
+    if new_groups:
+        session.execute(sa.insert(WarningGroup), new_groups)
+    new_members = [{"group_key": k, "warning_id": i} for k, (_, wids) in wanted.items() for i in wids
                    if (k, i) not in members]
     if new_members:
         session.execute(sa.insert(WarningGroupMember), new_members)
-    _mark_groups_dirty(session, [w.id for w in warnings])
 
 
 def _mark_groups_dirty(session: Session, warning_ids: Sequence[int]) -> None:
