@@ -156,7 +156,7 @@ class WarningHost:
                 await self.task
             self.task = None
         async with self.lock:
-            await anyio.to_thread.run_sync(self._save_snapshot)
+            await self._snapshot_now()
 
     def _load(self) -> None:
         from citybrain.incident.plans import starter_plans
@@ -167,6 +167,7 @@ class WarningHost:
             self.config = load_config(session=session)
             self.codes = service.department_codes(session=session)
             self._rebuild(session, force=True)
+        self._last_snapshot = time.monotonic()  # just loaded: the next snapshot is due a full interval on
 
     def _rebuild(self, session: Session, *, force: bool = False) -> bool:
         rev = rules_service.revision(session=session)
@@ -195,11 +196,16 @@ class WarningHost:
         log.info("warning engine running %d rules", len(rules))
         return True
 
-    def _save_snapshot(self) -> None:
+    async def _snapshot_now(self) -> None:
+        """The engine's state taken on the event loop, where ``handle`` observes readings (a worker thread
+        could see it half-updated), then stored from a thread without holding up the readings' warnings."""
+        snap = _encode(self.engine.snapshot())
+        await anyio.to_thread.run_sync(self._write_snapshot, snap)
+
+    def _write_snapshot(self, snap: dict[str, Any]) -> None:
         now = self.clock.now()
-        with self.database.session() as session:
+        with self.database.writing(), self.database.session() as session:
             row = session.get(EngineState, STATE_KEY)
-            snap = _encode(self.engine.snapshot())
             if row is None:
                 session.add(EngineState(key=STATE_KEY, snapshot=snap, saved_at=now))
             else:
@@ -296,12 +302,13 @@ class WarningHost:
             changed = await anyio.to_thread.run_sync(self._housekeeping)
         if changed:
             await self.bus.publish(CHANGED_SUBJECT, changed)
+        # incidents' own timers touch no warning, so readings' warnings need not wait for them
+        await anyio.to_thread.run_sync(self._incident_housekeeping)
         if self.deliver_enabled and self.notifier_factory is not None:
             counts = await anyio.to_thread.run_sync(self._deliver)
             self.stats["notifications"] += counts.get("sent", 0)
         if time.monotonic() - self._last_snapshot >= self.snapshot_s:
-            async with self.lock:
-                await anyio.to_thread.run_sync(self._save_snapshot)
+            await self._snapshot_now()
 
     def rules_now(self) -> datetime:
         """The time the rules' timers see: the newest reading's time, carried on by the wall clock since it
@@ -333,13 +340,19 @@ class WarningHost:
             self._incidents_refused.update(sweep_auto_incidents(
                 session, now, rule_keys=self._auto_incident_rules(), skip=self._incidents_refused))
             outbox.plan(session=session, now=now)
-            tasks_service.escalate_overdue_tasks(session=session, now=now)
-            drills.play_due(session=session, now=now)
             if escalated:
                 codes = service.department_codes(session=session)
                 changed = [_wire(service.as_dict(w, departments=codes)) for w in escalated]
             session.commit()
         return changed
+
+    def _incident_housekeeping(self) -> None:
+        """Overdue incident tasks escalate and due drill steps play (their own transaction, outside the lock)."""
+        now = self.clock.now()
+        with self.database.writing(), self.database.session() as session:
+            tasks_service.escalate_overdue_tasks(session=session, now=now)
+            drills.play_due(session=session, now=now)
+            session.commit()
 
     def _auto_incident_rules(self) -> list[str]:
         return [r.key for r in self.engine.rules if r.auto_incident is not False]

@@ -46,8 +46,8 @@ def _summary(w: Warning) -> dict[str, Any]:
 def _text(members: list[Warning], status: str, group: WarningGroup) -> tuple[str, str, str, str, int | None]:
     if not members:
         where = ", ".join(f"{k}={v}" for k, v in group.labels.items() if v)
-        return (f"[已解除] {where}", f"[Resolved] {where}", "本组预警已全部解除。", "All warnings of this group resolved.",
-                None)
+        return (f"[已解除] {where}", f"[Resolved] {where}", "本组预警已全部解除。",
+                "All warnings of this group resolved.", None)
     top = min(members, key=lambda w: (w.level, w.starts_at))
     level = Level(top.level)
     more_zh = f" 等{len(members)}条" if len(members) > 1 else ""
@@ -95,6 +95,9 @@ def plan(*, session: Session, now: datetime) -> int:
     groups = session.scalars(sa.select(WarningGroup).where(sa.or_(
         WarningGroup.dirty.is_(True), sa.and_(WarningGroup.last_hash.is_not(None), WarningGroup.last_hash != "empty"))))
     for g in groups:
+        if not g.dirty and g.last_notified_at is not None and \
+                now - g.last_notified_at < timedelta(seconds=g.timing["repeat_interval"]):
+            continue  # unchanged since it last notified (a change marks it dirty) and no reminder due yet
         members = list(session.scalars(
             sa.select(Warning).join(WarningGroupMember, WarningGroupMember.warning_id == Warning.id)
             .where(WarningGroupMember.group_key == g.key, Warning.state.in_((lc.FIRING, lc.ACKNOWLEDGED)),
@@ -175,7 +178,8 @@ def record(*, session: Session, now: datetime, notification_id: int, error: Noti
     return record_attempt(row, now=now, error=error, key=str(row.id))
 
 
-def deliver(*, database: Database, now: Callable[[], datetime], make: NotifierFactory, limit: int = 100) -> dict[str, int]:
+def deliver(*, database: Database, now: Callable[[], datetime], make: NotifierFactory,
+            limit: int = 100) -> dict[str, int]:
     """Send what is due: read in one transaction, send with none open, record each outcome."""
     counts = {"sent": 0, "pending": 0, "dead": 0}
     with database.session() as session:
