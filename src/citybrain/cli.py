@@ -511,6 +511,9 @@ def bench(
     detector: Annotated[str | None, typer.Option(help="detector name (nab; default: the engine's default)")] = None,
     worker: Annotated[bool, typer.Option("--worker", help="warning: the host in a `citybrain worker` process over "
                                                           "NATS (CITYBRAIN_NATS_URL)")] = False,
+    mqtt: Annotated[bool, typer.Option("--mqtt", help="warning: each reading published by a device over MQTT and "
+                                                      "taken in by the MQTT bridge (CITYBRAIN_BENCH_MQTT_URL, "
+                                                      "else a private mosquitto)")] = False,
 ) -> None:
     """Run a benchmark; exits non-zero if it could not run."""
     from citybrain.bench import BENCHMARKS
@@ -523,7 +526,7 @@ def bench(
         err.print(f"[red]no benchmark {name!r}[/]; known: {', '.join(sorted(BENCHMARKS))}")
         raise typer.Exit(2)
     given = {"rows": rows, "backend": backend, "devices": devices, "seconds": seconds, "path": path, "batch": batch,
-             "data": data, "detector": detector, "worker": worker or None}
+             "data": data, "detector": detector, "worker": worker or None, "mqtt": mqtt or None}
     options = {k: v for k, v in given.items() if v is not None}
     try:
         result = BENCHMARKS[name][1](log=lambda msg: err.print(msg), **options)

@@ -30,9 +30,9 @@ from citybrain.core.settings import SERVICE_NAMES, Settings
 
 log = logging.getLogger(__name__)
 
-#: The worker's JetStream consumers ask for up to 256 messages per pull interval (the adapter's default,
-#: 16 a second, caps a consumer at ~16 batches a second, under a city's reading rate); a shorter interval
-#: also shortens a clean stop, which waits for the durable's last pull request to expire (3 intervals).
+#: The worker's JetStream consumers hold up to 256 messages at a time (a consumer asks for more as soon as it
+#: has handled what it holds); a shorter pull interval than the adapter's 1 s also shortens a clean stop,
+#: which waits for the durable's last pull request to expire (3 intervals).
 WORKER_BUS_OPTIONS: dict[str, Any] = {"batch": 256, "fetch_timeout": 0.5}
 
 

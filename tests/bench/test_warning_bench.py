@@ -1,4 +1,5 @@
-"""The warning benchmark at a tiny size, in-process and with the warning host in a `citybrain worker` process."""
+"""The warning benchmark at a tiny size: in-process, with the warning host in a `citybrain worker` process, and
+with the readings published over MQTT."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ import pytest
 
 from citybrain.bench import BENCHMARKS
 from citybrain.core.database import Database
+from tests.support import server_url
 
 KEYS = {"benchmark", "mode", "backend", "readings", "warning_changes", "p50_ms", "p99_ms", "ingest_per_s_rules_off",
         "ingest_per_s_rules_on", "ratio", "ingest_cpu_ratio", "cpu_s_rules_off", "cpu_s_rules_on", "engine_errors",
         "host"}
 NATS = os.environ.get("CITYBRAIN_TEST_NATS_URL", "nats://127.0.0.1:4222")
+MQTT = os.environ.get("CITYBRAIN_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 
 
 def run(**options: Any) -> dict[str, Any]:
@@ -51,3 +54,17 @@ def test_with_the_host_in_a_worker_process(database: Database) -> None:
     check(result)
     assert result["mode"] == "worker" and result["worker_trailed_s"] >= 0
     assert result["cpu_s_rules_on"]["worker"] > 0  # the engine's work was done in the worker process
+
+
+def test_with_the_readings_published_over_mqtt(database: Database) -> None:
+    url = server_url(MQTT, 1883, "MQTT broker (Debian package 'mosquitto')")
+    result = run(backend=database.url, mqtt=True, mqtt_url=url)
+    check(result)
+    assert result["mode"] == "mqtt" and result["broker"] == url
+    bridge = result["bridge"]  # every reading of the latency run came in through the bridge, none refused
+    assert bridge["received"] == bridge["stored"] == result["readings"] and bridge["rejected"] == 0
+
+
+def test_mqtt_and_worker_are_separate_modes() -> None:
+    with pytest.raises(ValueError, match="choose one"):
+        run(worker=True, mqtt=True)

@@ -261,6 +261,18 @@ max_inflight_messages 0
 """
 
 
+def mqtt_broker(url: str | None = None) -> tuple[str, PrivateBroker | None]:
+    """The broker a bench publishes to: ``url``, else ``CITYBRAIN_BENCH_MQTT_URL``, else a private Mosquitto
+    (returned too: the caller closes it), else mqtt://127.0.0.1:1883."""
+    url = url or os.environ.get("CITYBRAIN_BENCH_MQTT_URL")
+    if url:
+        return url, None
+    if PrivateBroker.available():
+        broker = PrivateBroker()
+        return broker.url, broker
+    return "mqtt://127.0.0.1:1883", None
+
+
 class PrivateBroker:
     """A Mosquitto of the bench's own, configured as docs/mqtt.md says (None when there is no binary)."""
 
@@ -275,7 +287,8 @@ class PrivateBroker:
         conf = os.path.join(self.dir, "mosquitto.conf")
         with open(conf, "w") as fh:
             fh.write(BROKER_CONF.format(port=self.port))
-        self.proc = subprocess.Popen([binary, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen([binary, "-c", conf],  # noqa: S603 - the mosquitto binary, our config
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         import socket
 
@@ -307,11 +320,14 @@ class PrivateBroker:
 
 # The devices: QoS-1 PUBLISH packets written straight to a socket (MQTT 3.1.1), a window of unacknowledged
 # ones, done when every PUBACK is back. A real fleet publishes from its own hardware; paho in one process
-# would spend a whole core of this two-core machine emulating 1,000 devices.
+# would spend a whole core of this two-core machine emulating 1,000 devices. Given a rate (values a second),
+# each message is sent when due and the moment it went to the socket (CLOCK_MONOTONIC, which every process
+# shares) is written to a JSON file; without one, blocks of 200 go out as fast as the window allows.
 _PUBLISHER = r"""
-import json, socket, struct, sys, threading
+import json, os, socket, struct, sys, threading, time
 from urllib.parse import urlsplit
 url, path, prefix = sys.argv[1:4]
+rate, times_path = (float(sys.argv[4]), sys.argv[5]) if len(sys.argv) > 5 else (0.0, None)
 with open(path) as fh:
     readings = [line.rstrip("\n") for line in fh]
 def varint(n):
@@ -329,13 +345,17 @@ def utf8(s):
 parts = urlsplit(url)
 sock = socket.create_connection((parts.hostname, parts.port or 1883))
 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-sock.sendall(packet(0x10, utf8("MQTT") + bytes([4, 0x02]) + struct.pack("!H", 60) + utf8("citybrain-bench-devices")))
+client_id = f"citybrain-bench-devices-{os.getpid()}"  # benches running side by side do not take over each other
+sock.sendall(packet(0x10, utf8("MQTT") + bytes([4, 0x02]) + struct.pack("!H", 60) + utf8(client_id)))
 assert sock.recv(4)[3] == 0, "CONNACK refused"
-packets = []
+packets, due, offered = [], [], 0
 for i, line in enumerate(readings):
-    device = json.loads(line)["device_id"]
+    reading = json.loads(line)
+    device = reading["device_id"]
     packets.append(packet(0x32, utf8(f"{prefix}/devices/{device}/readings") + struct.pack("!H", i % 65535 + 1)
                           + line.encode()))
+    due.append(offered / rate if rate else 0.0)
+    offered += len(reading.get("values") or {}) or 1
 print("ready", flush=True)
 sys.stdin.readline()
 acked, window, cond = [0], 2000, threading.Condition()
@@ -353,11 +373,33 @@ def read():
             cond.notify_all()
 reader = threading.Thread(target=read, daemon=True)
 reader.start()
-for start in range(0, len(packets), 200):
-    with cond:
-        cond.wait_for(lambda: start - acked[0] < window)
-    sock.sendall(b"".join(packets[start:start + 200]))
+if not rate:
+    for start in range(0, len(packets), 200):
+        with cond:
+            cond.wait_for(lambda: start - acked[0] < window)
+        sock.sendall(b"".join(packets[start:start + 200]))
+else:
+    sent, lag, start, t0 = [0.0] * len(packets), 0.0, 0, time.monotonic()
+    while start < len(packets):
+        wait = t0 + due[start] - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+            continue
+        end = start + 1
+        now = time.monotonic() - t0
+        while end < len(packets) and end - start < 200 and due[end] <= now:
+            end += 1
+        with cond:
+            cond.wait_for(lambda: start - acked[0] < window)
+        t = time.monotonic()
+        lag = max(lag, t - t0 - due[start])
+        sock.sendall(b"".join(packets[start:end]))
+        sent[start:end] = [t] * (end - start)
+        start = end
 reader.join()
+if times_path:
+    with open(times_path, "w") as fh:
+        json.dump({"start": t0, "sent": sent, "max_lag_s": lag}, fh)
 sock.sendall(bytes([0xE0, 0]))
 sock.close()
 """
@@ -365,9 +407,12 @@ sock.close()
 
 class _Devices:
     """The fleet publishing over MQTT from a process of its own, as devices would: it does not share the
-    bridge's interpreter lock. ``ready`` once it has loaded the readings, ``publish`` until all are acked."""
+    bridge's interpreter lock. ``ready`` once it has loaded the readings, ``publish`` until all are acked.
 
-    def __init__(self, url: str, readings: list[dict[str, Any]], prefix: str) -> None:
+    ``rate`` (values a second) paces the messages; ``publish`` then returns ``{"start", "sent", "max_lag_s"}``:
+    ``time.monotonic()`` at the start and when each message was handed to the socket (readings' order)."""
+
+    def __init__(self, url: str, readings: list[dict[str, Any]], prefix: str, rate: float | None = None) -> None:
         import json
         import subprocess
         import tempfile
@@ -375,7 +420,9 @@ class _Devices:
         with tempfile.NamedTemporaryFile("w", suffix=".ndjson", delete=False) as fh:
             fh.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in readings)
             self.path = fh.name
-        self.proc = subprocess.Popen([sys.executable, "-c", _PUBLISHER, url, self.path, prefix],
+        self.times = self.path + ".times.json" if rate else None
+        paced = [str(rate), self.times] if rate and self.times else []
+        self.proc = subprocess.Popen([sys.executable, "-c", _PUBLISHER, url, self.path, prefix, *paced],  # noqa: S603
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def ready(self) -> None:
@@ -384,21 +431,30 @@ class _Devices:
             self.close()
             raise RuntimeError("the MQTT publisher process did not start")
 
-    def publish(self) -> None:
+    def publish(self) -> dict[str, Any] | None:
+        import json
+
         assert self.proc.stdin is not None
         self.proc.stdin.write("go\n")
         self.proc.stdin.flush()
         code = self.proc.wait()
-        self.close()
-        if code != 0:
-            raise RuntimeError(f"the MQTT publisher process failed (exit code {code})")
+        try:
+            if code != 0:
+                raise RuntimeError(f"the MQTT publisher process failed (exit code {code})")
+            if self.times is None:
+                return None
+            with open(self.times) as fh:
+                return cast(dict[str, Any], json.load(fh))
+        finally:
+            self.close()
 
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        if os.path.exists(self.path):
-            os.remove(self.path)
+        for path in (self.path, self.times):
+            if path and os.path.exists(path):
+                os.remove(path)
 
 
 def _mqtt_path(db: Database, chunks: list[list[dict[str, Any]]], log: Log, url: str,
@@ -460,14 +516,9 @@ def run(*, log: Log, devices: int | None = None, seconds: int | None = None, bac
     batch = _option(opts, "batch", 2000, int)
     if path not in ("inprocess", "http", "mqtt"):
         raise ValueError(f"path must be inprocess, http or mqtt, not {path!r}")
-    mqtt_url = mqtt_url or os.environ.get("CITYBRAIN_BENCH_MQTT_URL")
     broker: PrivateBroker | None = None
-    if path == "mqtt" and not mqtt_url:
-        if PrivateBroker.available():
-            broker = PrivateBroker()
-            mqtt_url = broker.url
-        else:
-            mqtt_url = "mqtt://127.0.0.1:1883"
+    if path == "mqtt":
+        mqtt_url, broker = mqtt_broker(mqtt_url)
 
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(seconds=seconds + 120)  # in the past: nothing is "ahead of the clock"
@@ -512,7 +563,8 @@ def run(*, log: Log, devices: int | None = None, seconds: int | None = None, bac
         result = {
             "benchmark": "ingest", "backend": db.dialect, "path": path, "devices": len(keys),
             "seconds": seconds, "batch": batch, "messages": len(readings), "values": values, "stored": stored,
-            "lost": values - stored, "rolled_up": rolled_up, "dead_letters": dead, "counts": "values (rows of reading), not messages",
+            "lost": values - stored, "rolled_up": rolled_up, "dead_letters": dead,
+            "counts": "values (rows of reading), not messages",
             "elapsed_s": round(elapsed, 3), "rollup_catch_up_s": round(catch_up_s, 3),
             "rollup_steps": rollups.worker.steps,
             "readings_per_s": round(readings_per_s, 1),
