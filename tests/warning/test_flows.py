@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -58,6 +59,41 @@ def test_for_duration_survives_a_restart(database, clock, fleet):
         [w] = s.scalars(sa.select(Warning)).all()
     assert (w.state, w.rule_key, w.level) == ("firing", "methane-held", 3)
     assert [x["id"] for x in seen] == [w.id]  # published on warnings.changed for the live stream
+
+
+def test_the_saved_state_is_compressed_and_an_older_plain_text_one_still_restores(database, clock, fleet):
+    from citybrain.warning.flows import STATE_KEY, _decode
+    from citybrain.warning.models import EngineState
+
+    with database.session() as s:
+        rules.create(session=s, now=clock.now(), principal=None, data=SLOW_RULE)
+    t0 = clock.now()
+
+    async def first() -> None:
+        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False)
+        await host.start()
+        await host.handle("readings.accepted", [reading("GAS-1", t0, 40.0)])
+        await host.stop()
+
+    run(first())
+    with database.session() as s:
+        row = s.get(EngineState, STATE_KEY)
+        stored = dict(row.snapshot)
+        state = _decode(stored)
+        assert stored["encoding"] == "json-zlib-base64" and state is not None
+        assert len(stored["data"]) < len(json.dumps(state))
+        row.snapshot = {"encoding": "json-text", "data": json.dumps(state)}  # as an earlier version stored it
+        s.commit()
+
+    async def second() -> str | None:
+        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False)
+        await host.start()
+        await host.handle("readings.accepted", [reading("GAS-1", t0 + timedelta(minutes=3), 41.0)])
+        await host.stop()
+        with database.session() as s:
+            return s.scalar(sa.select(Warning.state))
+
+    assert run(second()) == "firing"  # the pending `for` carried over from the plain-text state
 
 
 def test_no_duplicate_warning_after_restart_and_timers_run(database, clock, fleet):
