@@ -150,7 +150,8 @@ def public_feed(*, session: Session, now: datetime, base_url: str, lang: str = "
     entries = []
     for w in rows:
         level = Level(w.level)
-        title = (f"{level.name_zh}预警：{w.summary_zh}" if zh else f"{level.colour.capitalize()} warning: {w.summary_en}")
+        title = (f"{level.name_zh}预警：{w.summary_zh}" if zh
+                 else f"{level.colour.capitalize()} warning: {w.summary_en}")
         entries.append(AtomEntry(
             id=f"tag:citybrain,2026:warning/{w.id}", title=title, updated=w.updated_at, published=w.starts_at,
             summary=(w.summary_zh if zh else w.summary_en) or None,

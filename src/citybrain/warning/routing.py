@@ -195,10 +195,12 @@ def due(g: GroupState, current_hash: str, now: datetime, dest: Destination, *, h
     >>> t = datetime(2026, 1, 1, tzinfo=UTC)
     >>> d = Destination("/r", "fire", (), timedelta(seconds=10), timedelta(minutes=5), timedelta(hours=4))
     >>> g = GroupState(t)
-    >>> due(g, "h1", t + timedelta(seconds=5), d, had_firing=True), due(g, "h1", t + timedelta(seconds=10), d, had_firing=True)
+    >>> (due(g, "h1", t + timedelta(seconds=5), d, had_firing=True),
+    ...  due(g, "h1", t + timedelta(seconds=10), d, had_firing=True))
     (False, True)
     >>> g = GroupState(t, t + timedelta(seconds=10), "h1")
-    >>> due(g, "h1", t + timedelta(hours=1), d, had_firing=True), due(g, "h2", t + timedelta(minutes=6), d, had_firing=True)
+    >>> (due(g, "h1", t + timedelta(hours=1), d, had_firing=True),
+    ...  due(g, "h2", t + timedelta(minutes=6), d, had_firing=True))
     (False, True)
     """
     if g.last_notified_at is None:

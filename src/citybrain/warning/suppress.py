@@ -162,7 +162,8 @@ DEFAULT_INHIBIT_RULES: tuple[InhibitRule, ...] = (
                 (Matcher.parse("scope=device"),), ("asset",)),
     InhibitRule("power-loss-hides-offline", (Matcher.parse("kind=power_loss"),),
                 (Matcher.parse("kind=no_data"),), ("asset",)),
-    InhibitRule("hazard-hides-data-quality", (Matcher.parse("scope=device"), Matcher.parse("kind!~data_quality|no_data")),
+    InhibitRule("hazard-hides-data-quality",
+                (Matcher.parse("scope=device"), Matcher.parse("kind!~data_quality|no_data")),
                 (Matcher.parse("kind=data_quality"),), ("device",)),
 )
 

@@ -69,6 +69,10 @@ class DeviceContext:
     asset_name: str | None = None
     district: str | None = None  # district code
 
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a dict (``dataclasses.asdict`` deep-copies; these are all plain values)."""
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
 
 @dataclass(frozen=True, slots=True)
 class Observation:

@@ -8,6 +8,7 @@ unauthenticated: they carry only warnings marked public, in plain language, as J
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import deque
 from collections.abc import AsyncIterator
@@ -51,10 +52,8 @@ def _read(session: Any, w: Warning, request: Request | None = None) -> WarningRe
     data = service.as_dict(w, departments=service.department_codes(session=session))
     if request is not None:
         session.flush()
-        try:
+        with contextlib.suppress(RuntimeError):  # not in a worker thread of the app: nothing to announce to
             anyio.from_thread.run(request.app.state.bus.publish, CHANGED_SUBJECT, [_wire(data)])
-        except RuntimeError:  # not running in a worker thread of the app (nothing to announce to)
-            pass
     return WarningRead.model_validate(data)
 
 

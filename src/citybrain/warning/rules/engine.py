@@ -100,9 +100,8 @@ class RuleRuntime:
         if self.no_data:
             self._wait(sub, ctx, ts)
         level = root.level(sub.nodes)
-        if level != sub.level or sub.pending is not None:
-            if self.settler.settle(sub, level, ts):
-                out.append(self._signal(sub, ts))
+        if (level != sub.level or sub.pending is not None) and self.settler.settle(sub, level, ts):
+            out.append(self._signal(sub, ts))
         # Time only ever makes a condition less active (windows and holds expire; no-data is handled
         # apart), so a subject needs a deadline only while it is active, pending or already scheduled.
         if self.timed and (sub.pending is not None or level is not None or key in self.deadlines):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any
 
 from citybrain.warning.rules import schema as S
@@ -89,7 +88,7 @@ class SpatialRuntime:
 
     def tick(self, now: float, out: list[Signal]) -> None:
         if self.root.timed:
-            for dev, d in self.devices.items():
+            for d in self.devices.values():
                 self.root.tick(d.nodes, now)
                 lv = self.root.level(d.nodes)
                 if lv is None and d.level is not None:
@@ -187,7 +186,7 @@ class SpatialRuntime:
         return {
             "devices": {
                 k: {
-                    "ctx": asdict(d.ctx),
+                    "ctx": d.ctx.as_dict(),
                     "nodes": [n.dump(s) for n, s in zip(self.tree, d.nodes, strict=True)],
                     "level": d.level and int(d.level),
                     "last_level": d.last_level and int(d.last_level),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,7 +53,7 @@ class Subject:
     def dump(self, tree: list[Node]) -> dict[str, Any]:
         return {
             "labels": self.labels,
-            "ctx": asdict(self.ctx),
+            "ctx": self.ctx.as_dict(),
             "level": None if self.level is None else int(self.level),
             "pending": self.pending,
             "since": self.since,
