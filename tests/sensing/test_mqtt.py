@@ -25,7 +25,16 @@ import pytest
 import sqlalchemy as sa
 
 from citybrain.sensing.models import DeadLetter, Reading
-from citybrain.sensing.mqtt import BrokerUrl, MqttBridge, decode_message, publish, publish_readings, readings_topic
+from citybrain.sensing.mqtt import (
+    DEFAULT_CLIENT_ID,
+    BrokerUrl,
+    MqttBridge,
+    decode_message,
+    default_client_id,
+    publish,
+    publish_readings,
+    readings_topic,
+)
 from citybrain.sensing.pipeline import IngestResult, Rejection
 from tests.sensing.conftest import reading
 from tests.support import server_url
@@ -143,6 +152,22 @@ def test_broker_url() -> None:
     assert BrokerUrl.parse("mqtts://h").port == 8883 and BrokerUrl.parse("mqtt://h").port == 1883
     with pytest.raises(ValueError, match="CITYBRAIN_MQTT_URL"):
         BrokerUrl.parse("http://h")
+    assert b.share is None and BrokerUrl.parse("mqtt://h/?share=ingest&client_id=n1").share == "ingest"
+    with pytest.raises(ValueError, match="CITYBRAIN_MQTT_URL: share='a/b'"):
+        BrokerUrl.parse("mqtt://h?share=a/b")
+
+
+def test_a_share_group_gives_each_node_its_own_stable_client_id() -> None:
+    assert default_client_id(None, "node-1") == DEFAULT_CLIENT_ID == "citybrain-bridge"
+    assert default_client_id("ingest", "node-1.city.example") == "citybrain-bridge-node-1.city.example"
+    assert default_client_id("ingest", "node 2") == "citybrain-bridge-node-2"
+    opts: dict[str, Any] = {"pipeline": FakePipeline(), "dead_letter": DeadLetters()}
+    assert MqttBridge(url="mqtt://h", **opts).client_id == "citybrain-bridge"  # as before
+    shared = MqttBridge(url="mqtt://h?share=ingest", **opts)
+    assert shared.share == "ingest" and shared.client_id == f"citybrain-bridge-{socket.gethostname()}"
+    assert shared.client_id == MqttBridge(url="mqtt://h?share=ingest", **opts).client_id  # stable
+    assert MqttBridge(url="mqtt://h?share=ingest&client_id=n1", **opts).client_id == "n1"
+    assert MqttBridge(url="mqtt://h", share="other", client_id="n2", **opts).share == "other"
 
 
 # -- against the broker -------------------------------------------------------------------------------
@@ -243,6 +268,96 @@ def test_unacked_messages_are_redelivered_to_the_next_session(broker_url: str) -
         async with case.running(case.bridge(up)) as bridge:
             await until(lambda: len(up.stored) == 5, what="the redelivered messages")
             assert bridge.stats()["redelivered"] >= 1  # the broker set DUP: it had sent them before
+
+    asyncio.run(scenario())
+
+
+def shared(case: Case) -> Case:
+    """The case with ``?share=`` (a group nobody else uses) in its URL."""
+    case.url += ("&" if "?" in case.url else "?") + f"share=g-{case.client_id}"
+    return case
+
+
+async def burst(case: Case, n: int, tag: str) -> list[dict[str, Any]]:
+    sent = [wire(f"DEV-{i % 5}", i, tag) for i in range(n)]
+    await case.send_readings(sent)
+    return sent
+
+
+def test_bridges_in_one_share_group_split_the_messages(broker_url: str) -> None:
+    case, n = shared(Case(broker_url)), 200
+    fakes = [FakePipeline(), FakePipeline()]
+
+    async def scenario() -> None:
+        bridges = [case.bridge(f, client_id=f"{case.client_id}-{i}") for i, f in enumerate(fakes)]
+        async with case.running(bridges[0]), case.running(bridges[1]):
+            sent = await burst(case, n, "split-")
+            await until(lambda: sum(len(f.stored) for f in fakes) >= n, what=f"{n} readings")
+            await case.send_readings([wire("DEV-Z", 0, "sentinel-"), wire("DEV-Z", 1, "sentinel-")])
+            await until(lambda: sum(len(f.stored) for f in fakes) >= n + 2, what="the sentinels")
+            received = [b.stats()["received"] for b in bridges]
+            assert sum(received) == n + 2 and min(received) > 0, received
+        seen = [[i["msg_id"] for i in f.seen()] for f in fakes]
+        assert not set(seen[0]) & set(seen[1])  # each message went to exactly one bridge, once
+        assert set(seen[0]) | set(seen[1]) >= {r["msg_id"] for r in sent} and len(seen[0]) + len(seen[1]) == n + 2
+
+    asyncio.run(scenario())
+
+
+def test_without_a_share_group_every_bridge_gets_every_message(broker_url: str) -> None:
+    case, n = Case(broker_url), 50
+    fakes = [FakePipeline(), FakePipeline()]
+
+    async def scenario() -> None:
+        bridges = [case.bridge(f, client_id=f"{case.client_id}-{i}") for i, f in enumerate(fakes)]
+        async with case.running(bridges[0]), case.running(bridges[1]):
+            sent = await burst(case, n, "all-")
+            await until(lambda: all(len(f.stored) == n for f in fakes), what=f"{n} readings at both")
+            assert [b.stats()["received"] for b in bridges] == [n, n]
+        assert all(set(f.stored) == {r["msg_id"] for r in sent} for f in fakes)
+
+    asyncio.run(scenario())
+
+
+def test_joining_a_share_group_drops_the_session_s_plain_subscription(broker_url: str) -> None:
+    """A client id that ran without ``share`` keeps its plain subscription in its session unless told otherwise."""
+    plain, n = Case(broker_url), 40
+    group = shared(Case(broker_url))
+    group.prefix, group.client_id = plain.prefix, plain.client_id
+    fakes = [FakePipeline(), FakePipeline()]
+
+    async def scenario() -> None:
+        async with plain.running(plain.bridge(FakePipeline())):
+            pass  # the session now holds {prefix}/devices/+/readings
+        bridges = [group.bridge(fakes[0]), group.bridge(fakes[1], client_id=f"{group.client_id}-new")]
+        async with group.running(bridges[0]), group.running(bridges[1]):
+            await burst(group, n, "join-")
+            await until(lambda: sum(len(f.stored) for f in fakes) >= n, what=f"{n} readings")
+            await group.send_readings([wire("DEV-Z", 0, "sentinel-")])
+            await until(lambda: sum(len(f.stored) for f in fakes) >= n + 1, what="the sentinel")
+            assert sum(b.stats()["received"] for b in bridges) == n + 1
+
+    asyncio.run(scenario())
+
+
+def test_a_group_member_s_share_waits_in_its_session_while_it_is_away(broker_url: str) -> None:
+    """Mosquitto keeps giving a disconnected member (persistent session) its turn: queued, not given to another."""
+    case, n = shared(Case(broker_url)), 40
+    fakes = [FakePipeline(), FakePipeline()]
+
+    async def scenario() -> None:
+        stays, leaves = (case.bridge(f, client_id=f"{case.client_id}-{i}") for i, f in enumerate(fakes))
+        async with case.running(stays):
+            async with case.running(leaves):
+                pass  # joined the group, then gone (its session stays)
+            sent = await burst(case, n, "away-")
+            await until(lambda: len(fakes[0].stored) >= n // 2, what="the staying bridge's share")
+            await asyncio.sleep(0.3)
+            assert 0 < len(fakes[0].stored) < n and not fakes[1].stored
+            back = case.bridge(fakes[1], client_id=f"{case.client_id}-1")
+            async with case.running(back):
+                await until(lambda: len(fakes[0].stored) + len(fakes[1].stored) == n, what="the rest, on return")
+        assert set(fakes[0].stored) | set(fakes[1].stored) == {r["msg_id"] for r in sent}
 
     asyncio.run(scenario())
 

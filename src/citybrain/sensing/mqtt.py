@@ -6,6 +6,10 @@ written to the dead letters; the session is persistent (MQTT 5, ``clean_start=Fa
 expiry), so what is published while the bridge is down or crashed is delivered when it returns.
 Delivery is at least once; the pipeline's idempotency (device+quantity+ts, msg_id) makes it once.
 
+Several bridges (``?share=GROUP``) subscribe to the readings through an MQTT 5 shared subscription, so the
+broker hands each message to one of them; each needs a client id of its own (derived from the host name
+unless given), and a member's queued and unacknowledged messages stay with its session (docs/mqtt.md).
+
 Threads: paho's network loop receives into a bounded queue (the broker never has more unacknowledged
 messages in flight than ``receive_maximum``, so the loop does not block); one worker gathers batches
 (up to ``batch_size`` messages or ``batch_ms``), stores them and acks. A failing pipeline is retried
@@ -18,6 +22,8 @@ import asyncio
 import json
 import logging
 import queue
+import re
+import socket
 import threading
 import time
 import uuid
@@ -58,21 +64,35 @@ class BrokerUrl:
     password: str | None
     client_id: str | None
     ca_certs: str | None
+    share: str | None = None  # an MQTT 5 shared-subscription group for the readings
 
     @classmethod
     def parse(cls, url: str) -> BrokerUrl:
-        """``mqtt://user:pass@host:1883`` or ``mqtts://…`` (port 8883); ``?client_id=…&ca=/path.pem``."""
+        """``mqtt://user:pass@host:1883`` or ``mqtts://…`` (port 8883); ``?client_id=…&ca=/path.pem&share=…``."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError(f"CITYBRAIN_MQTT_URL must be mqtt://host[:port] or mqtts://…, not {url!r}")
         query = parse_qs(parts.query)
         tls = parts.scheme == "mqtts"
+        share = query.get("share", [None])[0]
+        if share is not None and any(c in share for c in "/+#"):
+            raise ValueError(f"CITYBRAIN_MQTT_URL: share={share!r} is not a shared-subscription group name "
+                             "(no '/', '+' or '#')")
         return cls(
             host=parts.hostname, port=parts.port or (8883 if tls else 1883), tls=tls,
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
-            client_id=query.get("client_id", [None])[0], ca_certs=query.get("ca", [None])[0],
+            client_id=query.get("client_id", [None])[0], ca_certs=query.get("ca", [None])[0], share=share,
         )
+
+
+def default_client_id(share: str | None, hostname: str | None = None) -> str:
+    """``citybrain-bridge``, or with a share group ``citybrain-bridge-<host name>``: one id per node, the same
+    after a restart, so a restarted node resumes its session and the messages queued in it."""
+    if not share:
+        return DEFAULT_CLIENT_ID
+    host = re.sub(r"[^A-Za-z0-9_.-]", "-", hostname if hostname is not None else socket.gethostname())
+    return f"{DEFAULT_CLIENT_ID}-{host or 'host'}"
 
 
 def make_client(broker: BrokerUrl, client_id: str) -> mqtt.Client:
@@ -148,7 +168,7 @@ class MqttBridge:
 
     def __init__(self, settings: Any = None, database: Any = None, clock: Any = None, *,
                  url: str | None = None, pipeline: IngestPipeline | None = None,
-                 dead_letter: DeadLetterWriter | None = None, client_id: str | None = None,
+                 dead_letter: DeadLetterWriter | None = None, client_id: str | None = None, share: str | None = None,
                  prefix: str = TOPIC_PREFIX, batch_size: int = 200, batch_ms: float = 50,
                  receive_maximum: int = 1000, session_expiry_s: int = 7 * 86400, keepalive_s: int = 30,
                  reconnect_min_s: float = 1, reconnect_max_s: float = 60, auth_attempts: int = 3,
@@ -157,7 +177,8 @@ class MqttBridge:
         if not url:
             raise ValueError("CITYBRAIN_MQTT_URL is not set; the MQTT bridge needs a broker")
         self.broker = BrokerUrl.parse(url)
-        self.client_id = client_id or self.broker.client_id or DEFAULT_CLIENT_ID
+        self.share = share or self.broker.share
+        self.client_id = client_id or self.broker.client_id or default_client_id(self.share)
         self.database, self.clock, self.pipeline, self.dead_letter = database, clock, pipeline, dead_letter
         self.prefix = prefix
         self.batch_size, self.batch_ms = batch_size, batch_ms
@@ -177,6 +198,7 @@ class MqttBridge:
         self._ever_connected = False  # per process: a restart of the bridge with start() is not a reconnect
         self._logged_errors: set[str] = set()
         self.subscribed = threading.Event()
+        self._shared_subscribed = False
         self.state = "stopped"
         self.counts = dict.fromkeys(("received", "stored", "duplicates", "rejected", "dead_lettered", "batches",
                                      "reconnects", "redelivered", "status_messages", "pipeline_errors",
@@ -207,7 +229,7 @@ class MqttBridge:
         client.reconnect_delay_set(self.reconnect_min_s, self.reconnect_max_s)  # type: ignore[arg-type]
         client.on_connect, client.on_connect_fail = self._on_connect, self._on_connect_fail
         client.on_disconnect, client.on_message = self._on_disconnect, self._on_message
-        client.on_subscribe = self._on_subscribe
+        client.on_subscribe, client.on_unsubscribe = self._on_subscribe, self._on_unsubscribe
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.session_expiry_s
         props.ReceiveMaximum = self.receive_maximum
@@ -215,7 +237,8 @@ class MqttBridge:
         client.connect_async(self.broker.host, self.broker.port, keepalive=self.keepalive_s, clean_start=False,
                              properties=props)
         client.loop_start()
-        log.info("mqtt: bridge %s connecting to %s:%d", self.client_id, self.broker.host, self.broker.port)
+        log.info("mqtt: bridge %s connecting to %s:%d%s", self.client_id, self.broker.host, self.broker.port,
+                 f" (share group {self.share})" if self.share else "")
 
     async def stop(self) -> None:
         """Stop taking messages, store and ack what was received, then disconnect (the session stays)."""
@@ -260,8 +283,15 @@ class MqttBridge:
             self.counts["reconnects"] += 1
         self._ever_connected = True
         self._outage_logged, self._auth_failures, self.state = False, 0, "connected"
+        self._shared_subscribed = False
         opts = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
-        client.subscribe([(f"{self.prefix}/devices/+/readings", opts), (f"{self.prefix}/devices/+/status", opts)])
+        readings = f"{self.prefix}/devices/+/readings"
+        # Status messages are not shared: they are few, only counted, and a retained status is a per-device
+        # state that every node may want whole (MQTT 5 does not send retained messages to a shared subscription).
+        client.subscribe([(f"$share/{self.share}/{readings}" if self.share else readings, opts),
+                          (f"{self.prefix}/devices/+/status", opts)])
+        if self.share:  # a session that ran without the group keeps its plain subscription: every message twice
+            client.unsubscribe(readings)  # after the shared one is in place, so no message finds neither
         log.debug("mqtt: connected (session present: %s)", flags.session_present)
 
     def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: list[Any], _props: Any) -> None:
@@ -269,7 +299,15 @@ class MqttBridge:
         if bad:
             log.error("mqtt: broker refused the subscription of bridge %s: %s (check its ACL)", self.client_id, bad)
             return
-        self.subscribed.set()
+        if self.share:
+            self._shared_subscribed = True  # ready once the plain subscription is gone too (_on_unsubscribe)
+        else:
+            self.subscribed.set()
+
+    def _on_unsubscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, _reasons: list[Any],
+                        _props: Any) -> None:
+        if self._shared_subscribed:
+            self.subscribed.set()  # "no subscription existed" (17) is the usual answer, and fine
 
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
         self.counts["connect_failures"] += 1
