@@ -25,7 +25,8 @@ def test_reading_to_warning_to_acknowledge_and_resolve(wadmin, fleet, clock, dat
     host = warning_app.state.cache["warning.host"]
     wadmin.portal.call(host.tick)  # picks up the new rule
     t = clock.now() - timedelta(minutes=5)
-    r = wadmin.post(f"{API}/readings", json=[reading("GAS-1", t, 3.0), reading("GAS-1", t + timedelta(minutes=1), 30.0)])
+    r = wadmin.post(f"{API}/readings",
+                    json=[reading("GAS-1", t, 3.0), reading("GAS-1", t + timedelta(minutes=1), 30.0)])
     assert r.status_code == 200 and r.json()["accepted"] == 2
     items = wait_for(lambda: open_warnings(wadmin))
     assert len(items) == 1
@@ -172,3 +173,26 @@ def test_engine_status_reports_isolated_failures(wadmin, fleet, clock, warning_a
     assert r.status_code == 200
     got = wait_for(lambda: wadmin.get(f"{API}/warning-engine/status").json()["errors"])
     assert got["methane-lel"]["count"] >= 1 and "exploded" in got["methane-lel"]["last_message"]
+
+
+def test_engine_status_on_a_node_without_the_engine_names_the_process_holding_its_lease(admin, database, clock):
+    from citybrain.core.lease import ServiceLease, acquire, release
+
+    def status() -> dict:
+        r = admin.get(f"{API}/warning-engine/status")
+        assert r.status_code == 200
+        return r.json()
+
+    assert status()["running"] is False and status()["lease"] is None  # no engine anywhere yet
+    with database.session() as s:
+        gen = acquire(session=s, name="warning-engine", holder="worker-1:4242:ab", now=clock.now(), ttl_s=15)
+        s.commit()
+    got = status()
+    assert (got["running"], got["here"], got["lease"]["holder"], got["lease"]["live"]) == (
+        True, False, "worker-1:4242:ab", True)
+    with database.session() as s:  # the worker stopped cleanly and gave the lease back
+        assert release(session=s, name="warning-engine", holder="worker-1:4242:ab", generation=gen, now=clock.now())
+        s.commit()
+        assert s.get(ServiceLease, "warning-engine") is not None
+    got = status()
+    assert got["running"] is False and got["lease"]["live"] is False

@@ -190,13 +190,27 @@ async def ingest_cap(request: Request, principal: Permitted("warning:write"), se
 
 
 @router.get("/warning-engine/status")
-def engine_status(request: Request, _: Permitted("warning:read")) -> dict[str, Any]:
-    """Is the engine running, how much has it seen, and which rules failed on which stream (isolated)."""
+def engine_status(request: Request, _: Permitted("warning:read"), session: DbSession,
+                  clock: ClockDep) -> dict[str, Any]:
+    """Is the engine running -- here, or in another process that holds its lease (``citybrain worker``,
+    another node) -- how much has it seen, and which rules failed on which stream (isolated)."""
+    from citybrain.core.lease import ServiceLease
+    from citybrain.warning.flows import STATE_KEY, WarningHost
+    from citybrain.warning.models import EngineState
+
+    lease = session.get(ServiceLease, WarningHost.name)
+    saved = session.get(EngineState, STATE_KEY)
+    where: dict[str, Any] = {
+        "lease": None if lease is None else {"holder": lease.holder, "acquired_at": lease.acquired_at,
+                                             "expires_at": lease.expires_at,
+                                             "live": lease.expires_at > clock.now()},
+        "state_saved_at": None if saved is None else saved.saved_at,
+    }
     host = request.app.state.cache.get("warning.host")
-    if host is None:
-        return {"running": False}
+    if host is None:  # not here: running elsewhere while another process holds a live lease
+        return {"running": bool(where["lease"] and where["lease"]["live"]), "here": False, **where}
     errors = {key: {"count": f.count, "last_message": f.last_message, "last_subject": f.last_subject,
                     "last_at": f.last_at} for key, f in host.engine.errors.items()}
-    return {"running": True, "rules": len(host.engine.runtimes), "stats": dict(host.stats),
+    return {"running": True, "here": True, **where, "rules": len(host.engine.runtimes), "stats": dict(host.stats),
             "event_time": host.event_time, "rules_now": host.rules_now(), "errors": errors,
             "dropped_rules": list(getattr(host.engine, "dropped", []) or [])}
