@@ -33,7 +33,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from citybrain.bench.spatial import _database, _p
+from citybrain.bench.spatial import _database, _p, backend_url
 from citybrain.core import migrate
 from citybrain.core.clock import SystemClock
 from citybrain.core.database import Database
@@ -82,13 +82,6 @@ def _prepare(db: Database, sim: Any, now: datetime, log: Log) -> dict[str, int]:
         keys = dict(s.execute(sa.select(Device.key, Device.id).where(Device.key.like("SIM-%"))).all())
     log(f"registered {len(keys):,} devices in {time.perf_counter() - t0:.1f} s")
     return keys
-
-
-def backend_url(backend: str | None) -> str | None:
-    """``postgresql://`` (and ``postgres://``) as the app reads it: through psycopg 3, the driver installed."""
-    if backend and backend.startswith(("postgres://", "postgresql://")):
-        return "postgresql+psycopg://" + backend.split("://", 1)[1]
-    return backend
 
 
 def _clear(db: Database, device_ids: list[int]) -> None:

@@ -7,13 +7,15 @@ in the same run; ``ratio`` is scan time over indexed time (how much the index bu
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,9 +33,24 @@ EXTENT = (121.0, 30.7, 122.0, 31.5)  # most of Shanghai's land area
 CELL_DEG = 0.005  # ~500 m
 
 
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def backend_url(backend: str | None) -> str | None:
+    """``postgresql://`` (and ``postgres://``) as the app reads it: through psycopg 3, the driver installed."""
+    if backend and backend.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + backend.split("://", 1)[1]
+    return backend
+
+
 def _database(backend: str | None) -> tuple[Database, Callable[[], None]]:
+    """The bench's database and how to clean it up: a fresh SQLite file (default); for ``postgresql`` a
+    throwaway database on the local server (``CITYBRAIN_BENCH_PG_URL``, default its ``postgres`` database
+    as the admin connection), dropped afterwards; or the database at a full URL as it is."""
+    if backend in ("postgresql", "postgres"):
+        return _throwaway_pg()
     if backend and backend not in ("sqlite",):
-        return Database(backend), lambda: None
+        return Database(backend_url(backend) or backend), lambda: None
     tmp = tempfile.mkdtemp(prefix="citybrain-bench-")
     db = Database(f"sqlite:///{os.path.join(tmp, 'bench.db')}")
 
@@ -44,6 +61,33 @@ def _database(backend: str | None) -> tuple[Database, Callable[[], None]]:
         os.rmdir(tmp)
 
     return db, cleanup
+
+
+def _throwaway_pg() -> tuple[Database, Callable[[], None]]:
+    url = backend_url(os.environ.get("CITYBRAIN_BENCH_PG_URL")) or PG_ADMIN
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"citybrain_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    db = Database(admin.url.set(database=name).render_as_string(hide_password=False))
+
+    def cleanup() -> None:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+    return db, cleanup
+
+
+@contextlib.contextmanager
+def bench_database(backend: str | None) -> Iterator[Database]:
+    """``_database`` as a context manager: cleaned up however the bench ends."""
+    db, cleanup = _database(backend)
+    try:
+        yield db
+    finally:
+        cleanup()
 
 
 def _fill(db: Database, rows: int, log: Callable[[str], None]) -> int:

@@ -21,20 +21,18 @@ The other modes live in ``warning_worker`` (``--worker``) and ``warning_mqtt`` (
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import os
 import random
 import statistics
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from citybrain.bench.ingest import _prepare, backend_url
-from citybrain.bench.spatial import _database, _p
+from citybrain.bench.ingest import _prepare
+from citybrain.bench.spatial import _p, bench_database
 from citybrain.core.bus import InMemoryBus
 from citybrain.core.clock import SystemClock
 from citybrain.core.database import Database
@@ -44,7 +42,6 @@ from citybrain.warning.rules import service as rules_service
 
 Log = Callable[[str], None]
 DEFAULT_NATS = "nats://127.0.0.1:4222"
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def _readings(devices: int, seconds: int, seed: int, log: Log) -> tuple[Any, list[list[dict[str, Any]]]]:
@@ -194,7 +191,7 @@ def run(*, log: Log, devices: int | None = None, seconds: int | None = None, bac
 
         return run_worker(log=log, devices=devices, seconds=seconds, backend=backend, rate=rate, size=size,
                            nats_url=nats or os.environ.get("CITYBRAIN_NATS_URL") or DEFAULT_NATS)
-    with _bench_database(backend) as db:
+    with bench_database(backend) as db:
         chunks, n_rules = _setup(db, devices, seconds, size, log)
         log(f"latency run: {sum(map(len, chunks)):,} readings at {rate:,.0f}/s with {n_rules} rules …")
         paced = asyncio.run(_paced(db, chunks, rate, log))
@@ -251,33 +248,6 @@ def _setup(db: Database, devices: int, seconds: int, size: int, log: Log) -> tup
         s.commit()
         n_rules = len(rules_service.list_rules(session=s))
     return _chunks(batches, size), n_rules
-
-
-@contextlib.contextmanager
-def _bench_database(backend: str | None) -> Iterator[Database]:
-    """``postgresql``: a throwaway database on the local server (dropped after); else as the other benches."""
-    if backend in ("postgresql", "postgres"):
-        import sqlalchemy as sa
-
-        admin = sa.create_engine(backend_url(os.environ.get("CITYBRAIN_BENCH_PG_URL") or PG_ADMIN) or PG_ADMIN,
-                                 isolation_level="AUTOCOMMIT")
-        name = f"citybrain_bench_warning_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"CREATE DATABASE {name}"))
-        db = Database(admin.url.set(database=name).render_as_string(hide_password=False))
-        try:
-            yield db
-        finally:
-            db.dispose()
-            with admin.connect() as conn:
-                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            admin.dispose()
-        return
-    db, cleanup = _database(backend_url(backend))
-    try:
-        yield db
-    finally:
-        cleanup()
 
 
 def _cpu_s(pid: int | None = None) -> float | None:

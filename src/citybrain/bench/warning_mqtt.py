@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from citybrain.bench.ingest import _Devices, mqtt_broker
+from citybrain.bench.spatial import bench_database
 from citybrain.bench.warning import (
     Log,
-    _bench_database,
     _cpu_s,
     _delta,
     _figures,
@@ -141,7 +141,7 @@ def run_mqtt(*, log: Log, devices: int, seconds: int, backend: str | None, rate:
 
     url, broker = mqtt_broker(url)
     try:
-        with _bench_database(backend) as db:
+        with bench_database(backend) as db:
             chunks, n_rules = _setup(db, devices, seconds, size, log)
             log(f"latency run: {sum(map(len, chunks)):,} readings published one message each at {rate:,.0f} "
                 f"values/s to {redact(url)}, {n_rules} rules …")

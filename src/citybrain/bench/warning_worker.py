@@ -27,9 +27,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from citybrain.bench.spatial import bench_database
 from citybrain.bench.warning import (
     Log,
-    _bench_database,
     _cpu_s,
     _delta,
     _figures,
@@ -202,7 +202,8 @@ def run_worker(*, log: Log, devices: int, seconds: int, backend: str | None, rat
     from citybrain.core.nats_bus import redact
 
     tag = uuid.uuid4().hex[:8]
-    with _bench_database(backend) as db, tempfile.TemporaryDirectory(prefix="citybrain-bench-worker-") as tmp:
+    with (bench_database(backend) as db,
+          tempfile.TemporaryDirectory(prefix="citybrain-bench-worker-") as tmp):
         workdir = Path(tmp)
         chunks, n_rules = _setup(db, devices, seconds, size, log)
         if db.dialect == "sqlite":
