@@ -25,36 +25,36 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def host_session(database, clock, readings: list) -> list:
+    """A host starts (loading the saved state), handles ``readings`` and stops (saving it again); what it
+    published on ``warnings.changed``."""
+    seen: list = []
+
+    async def collect(_s, msg):
+        seen.extend(msg)
+
+    async def session() -> None:
+        bus = InMemoryBus()
+        await bus.subscribe(CHANGED_SUBJECT, collect)
+        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False)
+        await host.start()
+        await host.handle("readings.accepted", readings)
+        await bus.drain()
+        await host.stop()
+
+    run(session())
+    return seen
+
+
 def test_for_duration_survives_a_restart(database, clock, fleet):
     with database.session() as s:
         rules.create(session=s, now=clock.now(), principal=None, data=SLOW_RULE)
     t0 = clock.now()
 
-    async def first() -> None:
-        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False)
-        await host.start()
-        await host.handle("readings.accepted", [reading("GAS-1", t0, 40.0)])
-        await host.stop()  # saves the engine's state: GAS-1 pending since t0
-
-    async def second() -> list:
-        bus = InMemoryBus()
-        seen: list = []
-
-        async def collect(_s, msg):
-            seen.extend(msg)
-
-        await bus.subscribe(CHANGED_SUBJECT, collect)
-        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False)
-        await host.start()
-        await host.handle("readings.accepted", [reading("GAS-1", t0 + timedelta(minutes=3), 41.0)])
-        await bus.drain()
-        await host.stop()
-        return seen
-
-    run(first())
+    host_session(database, clock, [reading("GAS-1", t0, 40.0)])  # stop saves the state: GAS-1 pending since t0
     with database.session() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Warning)) == 0  # still pending inside the engine
-    seen = run(second())
+    seen = host_session(database, clock, [reading("GAS-1", t0 + timedelta(minutes=3), 41.0)])
     with database.session() as s:
         [w] = s.scalars(sa.select(Warning)).all()
     assert (w.state, w.rule_key, w.level) == ("firing", "methane-held", 3)
@@ -69,13 +69,7 @@ def test_the_saved_state_is_compressed_and_an_older_plain_text_one_still_restore
         rules.create(session=s, now=clock.now(), principal=None, data=SLOW_RULE)
     t0 = clock.now()
 
-    async def first() -> None:
-        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False)
-        await host.start()
-        await host.handle("readings.accepted", [reading("GAS-1", t0, 40.0)])
-        await host.stop()
-
-    run(first())
+    host_session(database, clock, [reading("GAS-1", t0, 40.0)])
     with database.session() as s:
         row = s.get(EngineState, STATE_KEY)
         stored = dict(row.snapshot)
@@ -85,15 +79,9 @@ def test_the_saved_state_is_compressed_and_an_older_plain_text_one_still_restore
         row.snapshot = {"encoding": "json-text", "data": json.dumps(state)}  # as an earlier version stored it
         s.commit()
 
-    async def second() -> str | None:
-        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False)
-        await host.start()
-        await host.handle("readings.accepted", [reading("GAS-1", t0 + timedelta(minutes=3), 41.0)])
-        await host.stop()
-        with database.session() as s:
-            return s.scalar(sa.select(Warning.state))
-
-    assert run(second()) == "firing"  # the pending `for` carried over from the plain-text state
+    host_session(database, clock, [reading("GAS-1", t0 + timedelta(minutes=3), 41.0)])
+    with database.session() as s:
+        assert s.scalar(sa.select(Warning.state)) == "firing"  # the pending `for` carried over from plain text
 
 
 def test_no_duplicate_warning_after_restart_and_timers_run(database, clock, fleet):
