@@ -214,6 +214,27 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_wrapper)
 
 
+@asynccontextmanager
+async def running(services: Sequence[BackgroundService], app: Any) -> AsyncIterator[None]:
+    """Start ``services`` in order, then stop those that started in reverse, each failure logged (``serve``,
+    ``demo`` and ``citybrain worker`` alike)."""
+    started: list[BackgroundService] = []
+    try:
+        for svc in services:
+            await svc.start(app)
+            started.append(svc)
+        # Start-up objects (models, the base map, the rule engine) live as long as the process: keep them
+        # out of the collector's full passes, which otherwise pause the event loop for ~100 ms.
+        gc.freeze()
+        yield
+    finally:
+        for svc in reversed(started):
+            try:
+                await svc.stop()
+            except Exception:
+                log.exception("stopping %s failed", svc.name)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -230,21 +251,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        started: list[BackgroundService] = []
-        try:
-            for svc in services:
-                await svc.start(app)
-                started.append(svc)
-            # Start-up objects (models, the base map, the rule engine) live as long as the process: keep
-            # them out of the collector's full passes, which otherwise pause the event loop for ~100 ms.
-            gc.freeze()
+        async with running(services, app):
             yield
-        finally:
-            for svc in reversed(started):
-                try:
-                    await svc.stop()
-                except Exception:
-                    log.exception("stopping %s failed", svc.name)
 
     app = FastAPI(
         title="citybrain",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 from collections.abc import Iterable
@@ -118,6 +117,7 @@ def stats_of(service: Any) -> Any:
 async def run(settings: Settings, names: Iterable[str], *, stop: asyncio.Event | None = None,
               lease_ttl_s: float = DEFAULT_TTL_S, bus_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Start the services, run until ``stop`` is set (SIGINT/SIGTERM set it), stop them; their figures."""
+    from citybrain.api import running
     from citybrain.core.nats_bus import make_bus
 
     names = [n for n in SERVICE_NAMES if n in set(names)]
@@ -135,22 +135,13 @@ async def run(settings: Settings, names: Iterable[str], *, stop: asyncio.Event |
         app = make_app(settings, database, SystemClock(), bus)
         services = build_services(settings, names, lease_ttl_s=lease_ttl_s)
         app.state.services = services
-        started: list[Any] = []
         try:
-            for svc in services:
-                await svc.start(app)
-                started.append(svc)
-            gc.freeze()  # as the app does: start-up objects live as long as the process
-            log.info("worker running: %s", ", ".join(
-                f"{s.name} ({s.state})" if isinstance(s, LeasedService) else s.name for s in services))
-            await stop.wait()
-            log.info("worker stopping")
+            async with running(services, app):
+                log.info("worker running: %s", ", ".join(
+                    f"{s.name} ({s.state})" if isinstance(s, LeasedService) else s.name for s in services))
+                await stop.wait()
+                log.info("worker stopping")
         finally:
-            for svc in reversed(started):
-                try:
-                    await svc.stop()
-                except Exception:
-                    log.exception("stopping %s failed", svc.name)
             await bus.close()
         return {"services": {s.name: stats_of(s) for s in services}}
     finally:
