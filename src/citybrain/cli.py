@@ -514,6 +514,8 @@ def bench(
     mqtt: Annotated[bool, typer.Option("--mqtt", help="warning: each reading published by a device over MQTT and "
                                                       "taken in by the MQTT bridge (CITYBRAIN_BENCH_MQTT_URL, "
                                                       "else a private mosquitto)")] = False,
+    history: Annotated[int | None, typer.Option(help="warning: half-hour copies of the readings stored before "
+                                                     "timing (default 8: ~300,000 rows; 0: empty table)")] = None,
 ) -> None:
     """Run a benchmark; exits non-zero if it could not run."""
     from citybrain.bench import BENCHMARKS
@@ -526,7 +528,8 @@ def bench(
         err.print(f"[red]no benchmark {name!r}[/]; known: {', '.join(sorted(BENCHMARKS))}")
         raise typer.Exit(2)
     given = {"rows": rows, "backend": backend, "devices": devices, "seconds": seconds, "path": path, "batch": batch,
-             "data": data, "detector": detector, "worker": worker or None, "mqtt": mqtt or None}
+             "data": data, "detector": detector, "worker": worker or None, "mqtt": mqtt or None,
+             "history": history}
     options = {k: v for k, v in given.items() if v is not None}
     try:
         result = BENCHMARKS[name][1](log=lambda msg: err.print(msg), **options)

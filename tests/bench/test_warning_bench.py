@@ -11,9 +11,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 
 from citybrain.bench import BENCHMARKS
+from citybrain.bench.warning import _abba, _merged
 from citybrain.core.database import Database
+from citybrain.sensing.models import Reading
 from tests.support import server_url
 
 KEYS = {"benchmark", "mode", "backend", "readings", "warning_changes", "p50_ms", "p99_ms", "ingest_per_s_rules_off",
@@ -39,9 +42,43 @@ def check(result: dict[str, Any]) -> None:
 
 
 def test_in_process(database: Database) -> None:
-    result = run(backend=database.url)
+    result = run(backend=database.url, history=2)
     check(result)
-    assert result["mode"] == "in-process"
+    assert result["mode"] == "in-process" and result["history_copies"] == 2
+    # off, on, on, off: two timed runs per mode
+    assert [len(result["runs_per_s"][k]) for k in ("rules_off", "rules_on")] == [2, 2]
+    with database.session() as s:  # each earlier copy holds every value of the readings, once
+        copies = [s.scalar(sa.select(sa.func.count()).select_from(Reading).where(Reading.msg_id.like(f"%-h{c}")))
+                  for c in (1, 2, 3)]
+    assert copies[0] == copies[1] == result["host"]["observations"] and copies[2] == 0
+
+
+def test_an_empty_table_and_a_negative_history() -> None:
+    with pytest.raises(ValueError, match="0 or more"):
+        run(history=-1)
+
+
+def test_runs_of_one_mode_merge_into_one_rate_and_summed_cpu() -> None:
+    merged = _merged([{"rate": 100.0, "cpu_s": {"wall": 1.0, "bench": 0.5, "worker": None}, "trailed": 0.1},
+                      {"rate": 50.0, "cpu_s": {"wall": 2.0, "bench": 1.5, "worker": None}, "trailed": 0.3}])
+    assert merged["rate"] == pytest.approx(2 / (1 / 100 + 1 / 50))  # the same readings twice over the summed time
+    assert merged["cpu_s"] == {"wall": 3.0, "bench": 2.0, "worker": None} and merged["trailed"] == 0.3
+    assert merged["rates"] == [100.0, 50.0]
+
+
+def test_the_throughput_runs_alternate_off_on_on_off_on_later_spans() -> None:
+    seen: list[tuple[bool, str]] = []
+
+    def one(chunks: list[list[dict[str, Any]]], with_rules: bool, _i: int) -> dict[str, Any]:
+        seen.append((with_rules, chunks[0][0]["ts"]))
+        return {"rate": 10.0, "cpu_s": {"wall": 1.0}}
+
+    chunks = [[{"device_id": "D", "ts": "2026-01-05T00:00:00Z", "values": {"q": 1.0}, "msg_id": "m"}]]
+    off, on = _abba(one, chunks, 3600)
+    assert [rules for rules, _ in seen] == [False, True, True, False]
+    assert [ts for _, ts in seen] == ["2026-01-05T01:00:00Z", "2026-01-05T02:00:00Z", "2026-01-05T03:00:00Z",
+                                      "2026-01-05T04:00:00Z"]
+    assert off["rate"] == on["rate"] == 10.0
 
 
 def test_with_the_host_in_a_worker_process(database: Database) -> None:

@@ -25,11 +25,11 @@ from citybrain.bench.ingest import _Devices, mqtt_broker
 from citybrain.bench.spatial import bench_database
 from citybrain.bench.warning import (
     Log,
+    _abba,
     _cpu_s,
     _delta,
     _figures,
     _setup,
-    _shift,
 )
 from citybrain.core.bus import InMemoryBus
 from citybrain.core.clock import SystemClock
@@ -120,6 +120,7 @@ async def _flat_out_mqtt(db: Database, chunks: list[list[dict[str, Any]]], url: 
     async with _bridged(db, url, with_host=with_rules) as rig:
         devices = _Devices(url, readings, rig.prefix)
         await asyncio.to_thread(devices.ready)
+        gc.freeze()  # as the app does once its services have started
         cpu0 = _cpu_s()
         t0 = time.perf_counter()
         await asyncio.to_thread(devices.publish)  # the broker's PUBACKs: received there, not yet stored here
@@ -135,22 +136,21 @@ async def _flat_out_mqtt(db: Database, chunks: list[list[dict[str, Any]]], url: 
 
 
 def run_mqtt(*, log: Log, devices: int, seconds: int, backend: str | None, rate: float, size: int,
-              url: str | None) -> dict[str, Any]:
+              url: str | None, history: int = 0) -> dict[str, Any]:
     from citybrain.bench.ingest import BROKER_CONF
     from citybrain.core.nats_bus import redact
 
     url, broker = mqtt_broker(url)
     try:
         with bench_database(backend) as db:
-            chunks, n_rules = _setup(db, devices, seconds, size, log)
+            chunks, n_rules = _setup(db, devices, seconds, size, log, history)
             log(f"latency run: {sum(map(len, chunks)):,} readings published one message each at {rate:,.0f} "
                 f"values/s to {redact(url)}, {n_rules} rules …")
             paced = asyncio.run(_paced_mqtt(db, chunks, rate, url))
-            log(f"{len(paced['latencies'])} warning changes timed; throughput runs …")
-            span = seconds + 3600
-            off = asyncio.run(_flat_out_mqtt(db, _shift(chunks, span, "off"), url, with_rules=False))
-            on = asyncio.run(_flat_out_mqtt(db, _shift(chunks, 2 * span, "on"), url, with_rules=True))
-            return {"benchmark": "warning", "mode": "mqtt",
+            log(f"{len(paced['latencies'])} warning changes timed; throughput runs (off, on, on, off) …")
+            off, on = _abba(lambda c, rules, _i: asyncio.run(_flat_out_mqtt(db, c, url, with_rules=rules)),
+                            chunks, seconds + 3600)
+            return {"benchmark": "warning", "mode": "mqtt", "history_copies": history,
                     "broker": ("a private mosquitto: " + BROKER_CONF.split("\n", 1)[1].strip().replace("\n", "; ")
                                if broker is not None else redact(url)),
                     **_figures(db, devices, n_rules, chunks, rate, paced, off, on), "bridge": paced["bridge"]}

@@ -30,12 +30,12 @@ from typing import Any
 from citybrain.bench.spatial import bench_database
 from citybrain.bench.warning import (
     Log,
+    _abba,
     _cpu_s,
     _delta,
     _figures,
     _pace,
     _setup,
-    _shift,
     _timer,
 )
 from citybrain.core.clock import SystemClock
@@ -198,25 +198,23 @@ async def _flat_out_worker(db: Database, chunks: list[list[dict[str, Any]]], nat
 
 
 def run_worker(*, log: Log, devices: int, seconds: int, backend: str | None, rate: float, size: int,
-                nats_url: str) -> dict[str, Any]:
+                nats_url: str, history: int = 0) -> dict[str, Any]:
     from citybrain.core.nats_bus import redact
 
     tag = uuid.uuid4().hex[:8]
     with (bench_database(backend) as db,
           tempfile.TemporaryDirectory(prefix="citybrain-bench-worker-") as tmp):
         workdir = Path(tmp)
-        chunks, n_rules = _setup(db, devices, seconds, size, log)
+        chunks, n_rules = _setup(db, devices, seconds, size, log, history)
         if db.dialect == "sqlite":
             log("SQLite: the bench and the worker process write one database file in turns (its lock)")
         log(f"latency run: {sum(map(len, chunks)):,} readings at {rate:,.0f}/s with {n_rules} rules, the warning "
             f"host in `citybrain worker` over {redact(nats_url)} …")
         paced = asyncio.run(_paced_worker(db, chunks, rate, nats_url, tag, workdir))
-        log(f"{len(paced['latencies'])} warning changes timed; throughput runs …")
-        span = seconds + 3600
-        off = asyncio.run(_flat_out_worker(db, _shift(chunks, span, "off"), nats_url, tag, workdir,
-                                           with_rules=False))
-        on = asyncio.run(_flat_out_worker(db, _shift(chunks, 2 * span, "on"), nats_url, tag, workdir,
-                                          with_rules=True))
-        return {"benchmark": "warning", "mode": "worker", "nats": redact(nats_url),
+        log(f"{len(paced['latencies'])} warning changes timed; throughput runs (off, on, on, off) …")
+        off, on = _abba(lambda c, rules, i: asyncio.run(_flat_out_worker(db, c, nats_url, f"{tag}{i}", workdir,
+                                                                         with_rules=rules)),
+                        chunks, seconds + 3600)
+        return {"benchmark": "warning", "mode": "worker", "nats": redact(nats_url), "history_copies": history,
                 **_figures(db, devices, n_rules, chunks, rate, paced, off, on),
                 "worker_trailed_s": round(on["trailed"], 3)}  # from the last batch stored until the worker drained
