@@ -6,7 +6,7 @@ accepted reading is never refused for lack of a partition. ``ensure_partitions``
 ahead created (at start-up and hourly); retention drops whole old months (``retention.prune``).
 
 Idempotency by msg_id: a unique index on a partitioned table must include the partition key, so
-(device_id, quantity, msg_id) is made unique *in each partition* (an index created per partition,
+(device_id, msg_id, quantity) is made unique *in each partition* (an index created per partition,
 not on the parent). ``INSERT ... ON CONFLICT DO NOTHING`` (no conflict target, as the pipeline sends
 it) treats every unique index of the receiving partition as an arbiter, so a re-sent message whose
 new timestamp falls in the same month is still dropped by the database, concurrently safe. A copy
@@ -61,14 +61,18 @@ def _lit(t: datetime) -> str:
     return f"'{t:%Y-%m-%d %H:%M:%S}+00'"
 
 
-def create_partition_ddl(start: datetime | None) -> list[str]:
+#: The columns of each partition's msg_id index (migration 0017 put ``quantity`` last; 0005 passes its own).
+MSG_KEY = "device_id, msg_id, quantity"
+
+
+def create_partition_ddl(start: datetime | None, msg_key: str = MSG_KEY) -> list[str]:
     """DDL for one monthly partition (or the default one when ``start`` is None), with its msg_id index."""
     if start is None:
         name, bounds = DEFAULT, "DEFAULT"
     else:
         name, bounds = name_of(start), f"FOR VALUES FROM ({_lit(start)}) TO ({_lit(add_months(start, 1))})"
     return [f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {TABLE} {bounds}",
-            f"CREATE UNIQUE INDEX IF NOT EXISTS uq_{name}_msg ON {name} (device_id, quantity, msg_id) "
+            f"CREATE UNIQUE INDEX IF NOT EXISTS uq_{name}_msg ON {name} ({msg_key}) "
             "WHERE msg_id IS NOT NULL"]
 
 

@@ -30,6 +30,9 @@ depends_on = None
 
 _COPY = ("INSERT INTO reading (device_id, quantity, ts, value, msg_id, received_at) "
          "SELECT device_id, quantity, ts, value, msg_id, received_at FROM reading_old")
+# The msg_id index as this revision made it (0017 reorders it); today's default is not this revision's.
+OLD_MSG_KEY = "device_id, quantity, msg_id"
+
 _CREATE = """
 CREATE TABLE reading (
     device_id INTEGER NOT NULL,
@@ -59,10 +62,10 @@ def upgrade() -> None:
     month = partitions.month_start(min(oldest, now) if oldest else now)
     last = partitions.add_months(partitions.month_start(now), 3)
     while month <= last:
-        for ddl in partitions.create_partition_ddl(month):
+        for ddl in partitions.create_partition_ddl(month, OLD_MSG_KEY):
             op.execute(ddl)
         month = partitions.add_months(month, 1)
-    for ddl in partitions.create_partition_ddl(None):
+    for ddl in partitions.create_partition_ddl(None, OLD_MSG_KEY):
         op.execute(ddl)
     op.execute(_COPY)
     op.execute("DROP TABLE reading_old")
