@@ -74,6 +74,32 @@ class Backend:
     template: Path | None = None  # SQLite: a migrated, seeded file copied for each test
 
 
+@contextmanager
+def private_database(backend: Backend, tmp_path: Path, tag: str) -> Iterator[Database]:
+    """An empty database of the test's own (not the shared, migrated one): an SQLite file under ``tmp_path``,
+    or a throwaway PostgreSQL database named after ``tag``, dropped afterwards. Migration tests start here."""
+    if backend.name == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / f'{tag}.db'}")
+        try:
+            yield db
+        finally:
+            db.dispose()
+        return
+    admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    name = f"citybrain_{tag}_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    db = Database(admin.url.set(database=name).render_as_string(hide_password=False), pool_size=2)
+    try:
+        yield db
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     clock = SystemClock()

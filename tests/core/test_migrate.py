@@ -6,7 +6,6 @@ database), never on the shared fixture database.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,31 +14,15 @@ import sqlalchemy as sa
 
 from citybrain.core import migrate
 from citybrain.core.database import Database
-from tests.conftest import Backend, _pg_admin_url
+from tests.conftest import Backend, private_database
 
 APP_TABLES = {"app_user", "audit_log", "auth_token", "department", "enterprise", "geo_feature", "metro_arc", "share"}
 
 
 @pytest.fixture
 def private_db(backend: Backend, tmp_path: Path) -> Iterator[Database]:
-    if backend.name == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'migrate.db'}")
+    with private_database(backend, tmp_path, "migrate") as db:
         yield db
-        db.dispose()
-        return
-    admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    name = f"citybrain_migrate_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    db = Database(admin.url.set(database=name).render_as_string(hide_password=False), pool_size=2)
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 def _tables(db: Database) -> set[str]:

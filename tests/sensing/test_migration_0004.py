@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,33 +14,16 @@ from citybrain.core.database import Database, UTCDateTime
 from citybrain.geo.spatial import Geometry
 from citybrain.org import service as org_service
 from citybrain.sensing.models import Reading, ReadingLatest, ReadingRollup
-from tests.conftest import Backend, _pg_admin_url
+from tests.conftest import Backend, private_database
 
 T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def db_at_0003(backend: Backend, tmp_path: Path) -> Iterator[Database]:
-    if backend.name == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'm4.db'}")
+    with private_database(backend, tmp_path, "m4") as db:
         migrate.upgrade(db.engine, "0003")
         yield db
-        db.dispose()
-        return
-    admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    name = f"citybrain_m4_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    db = Database(admin.url.set(database=name).render_as_string(hide_password=False), pool_size=2)
-    try:
-        migrate.upgrade(db.engine, "0003")
-        yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 def _two_gas_devices_as_of_0003(db: Database) -> list[int]:
