@@ -53,6 +53,54 @@ def test_the_wal_is_checkpointed_in_the_background_and_commits_leave_it_alone(tm
     db2.dispose()
 
 
+def _wal_frames(path: Path) -> int:
+    """Frames in the WAL since it last started afresh (a passive checkpoint reports them and copies them)."""
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+
+
+def test_under_steady_commits_the_wal_starts_afresh_between_the_writers(tmp_path: Path, monkeypatch) -> None:
+    """A passive checkpoint alone never lets a busy WAL restart; the thread restarts it in the process's write
+    turn, and never while a writer of this process holds that turn."""
+    monkeypatch.setattr(dbm, "CHECKPOINT_INTERVAL_S", 0.02)
+    monkeypatch.setattr(dbm, "RESTART_FRAMES", 50)
+    monkeypatch.setattr(dbm.Checkpointer, "RESTART_WAIT_S", 0.01)
+    path = tmp_path / "w.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        assert db.checkpointer is not None and db.checkpointer.write_lock is db._write_lock
+        with db.writing(), db.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x BLOB)")
+        stop = threading.Event()
+
+        def writer() -> None:  # commits back to back, as ingest does under load
+            while not stop.is_set():
+                with db.writing(), db.engine.begin() as conn:
+                    conn.exec_driver_sql("INSERT INTO t VALUES (randomblob(3000))")
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            assert _wait(lambda: db.checkpointer.restarts >= 3)
+        finally:
+            stop.set()
+            thread.join()
+        with db.engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one()
+        assert _wal_frames(path) < rows  # it started over instead of growing by every commit's page or more
+
+        with db.writing():  # a writer holds the turn: the thread waits for it, briefly, and tries again later
+            restarts, runs = db.checkpointer.restarts, db.checkpointer.runs
+            with sqlite3.connect(path) as other:  # a write of another connection puts frames in the WAL
+                for _ in range(100):
+                    other.execute("INSERT INTO t VALUES (randomblob(3000))")
+            assert _wait(lambda: db.checkpointer.runs > runs + 3)
+            assert db.checkpointer.restarts == restarts
+        assert _wait(lambda: db.checkpointer.restarts > restarts)  # and restarts it once the turn is free
+    finally:
+        db.dispose()
+
+
 def test_the_checkpoint_thread_creates_no_file_and_ends_with_its_database(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(dbm, "CHECKPOINT_INTERVAL_S", 0.02)
     before = _checkpoint_threads()

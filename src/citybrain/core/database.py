@@ -35,8 +35,10 @@ log = logging.getLogger(__name__)
 #: Seconds between the background WAL checkpoints on an SQLite file.
 CHECKPOINT_INTERVAL_S = 0.5
 #: SQLite's own auto-checkpoint, kept as a backstop (pages; SQLite's default is 1,000) should the
-#: background thread fall behind; at the interval above it is not normally reached.
-AUTOCHECKPOINT_BACKSTOP_PAGES = 10_000
+#: background thread fall behind or stop; with the thread's restarts below it is not normally reached.
+AUTOCHECKPOINT_BACKSTOP_PAGES = 40_000
+#: WAL frames (pages) from which the background thread starts the WAL afresh (``Checkpointer``): 32 MB.
+RESTART_FRAMES = 8_000
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -110,19 +112,33 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
 
 
 class Checkpointer:
-    """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` on an SQLite file every ``interval_s`` from a daemon thread.
+    """Checkpoints an SQLite file's WAL every ``interval_s`` from a daemon thread, and keeps the WAL short.
 
-    PASSIVE never waits for readers or writers (what it cannot copy now it copies next time), so commits
-    go on meanwhile. Durability is unchanged: ``synchronous=NORMAL`` stays, each commit is in the WAL file
-    (safe from a process crash) as before, and the WAL is synced at each checkpoint as before -- now once
-    an interval instead of whenever 1,000 pages have piled up, which on a quiet system could be hours.
-    The thread holds no reference to the ``Database``; it stops when that is disposed or collected.
+    Each turn runs ``PRAGMA wal_checkpoint(PASSIVE)``, which never waits for readers or writers (what it
+    cannot copy now it copies next time), so commits go on meanwhile. Under a steady stream of commits that
+    alone never lets the WAL start again from its beginning: SQLite restarts it only for a transaction that
+    begins after a complete checkpoint and before any further commit, and there is always a commit in
+    between. The WAL would then grow until SQLite's own backstop checkpoint ran inside some commit (tens of
+    milliseconds added to that one batch). So once the WAL holds ``RESTART_FRAMES`` and the passive pass has
+    copied them all, the thread takes the process's write turn (``write_lock``, the lock ``Database.writing``
+    holds; it waits for it at most ``RESTART_WAIT_S``) and runs ``PRAGMA wal_checkpoint(RESTART)``, which
+    copies the few frames committed since and makes the next writer begin the WAL afresh. That holds the
+    process's writers for the two syncs of a checkpoint (a few to some tens of milliseconds, on this kind of
+    disk), so it is done only when the WAL has grown, not every turn. A reader still on an older snapshot
+    (or a writer of another process) makes it return busy at once, to be tried next turn. Durability is unchanged:
+    ``synchronous=NORMAL`` stays, each commit is in the WAL file (safe from a process crash) as before, and
+    the WAL is synced at each checkpoint as before. The thread holds no reference to the ``Database``; it
+    stops when that is disposed or collected.
     """
 
-    def __init__(self, path: str, interval_s: float | None = None) -> None:
+    RESTART_WAIT_S = 0.05
+
+    def __init__(self, path: str, interval_s: float | None = None, write_lock: threading.Lock | None = None) -> None:
         self.path = path
         self.interval_s = CHECKPOINT_INTERVAL_S if interval_s is None else interval_s
+        self.write_lock = write_lock
         self.runs = 0
+        self.restarts = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
@@ -134,13 +150,28 @@ class Checkpointer:
                 try:
                     if conn is None:  # read-write, never create: the app's own connections make the file
                         conn = sqlite3.connect(f"file:{quote(self.path)}?mode=rw", uri=True, timeout=0)
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     self.runs += 1
+                    if not busy and frames >= RESTART_FRAMES and copied == frames:
+                        self._restart(conn)
                 except sqlite3.Error as exc:  # busy (another checkpoint) or the file is gone: next turn
                     log.debug("WAL checkpoint of %s skipped: %s", self.path, exc)
         finally:
             if conn is not None:
                 conn.close()
+
+    def _restart(self, conn: sqlite3.Connection) -> None:
+        """Copy what was committed since the passive pass and have the next writer start the WAL afresh."""
+        lock = self.write_lock
+        if lock is not None and not lock.acquire(timeout=self.RESTART_WAIT_S):
+            return  # the process's writers are busy: next turn
+        try:
+            busy, _frames, _copied = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            if not busy:
+                self.restarts += 1
+        finally:
+            if lock is not None:
+                lock.release()
 
     def on_connect(self, dbapi_conn: Any, _record: Any) -> None:
         """A new connection leaves checkpoints to this thread while it runs (SQLite's own as a backstop)."""
@@ -160,15 +191,15 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        self.checkpointer: Checkpointer | None = None
-        path = sqlite_file(url)
-        if path is not None:
-            self.checkpointer = Checkpointer(path)
-            event.listen(self.engine, "connect", self.checkpointer.on_connect)
-            weakref.finalize(self, self.checkpointer.stop, 0)
         # SQLite has one writer at a time; writers of this process queue here and wake at once, instead of
         # meeting in SQLite's busy handler, which sleeps up to 100 ms between tries.
         self._write_lock: threading.Lock | None = threading.Lock() if self.dialect == "sqlite" else None
+        self.checkpointer: Checkpointer | None = None
+        path = sqlite_file(url)
+        if path is not None:
+            self.checkpointer = Checkpointer(path, write_lock=self._write_lock)
+            event.listen(self.engine, "connect", self.checkpointer.on_connect)
+            weakref.finalize(self, self.checkpointer.stop, 0)
 
     @contextmanager
     def writing(self) -> Iterator[None]:
