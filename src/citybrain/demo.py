@@ -167,9 +167,9 @@ def run_demo(settings: Settings, database: Database, *, seed: int, devices: int 
     sim = SimulatorService(seed=seed, devices=devices, backfill_hours=backfill_hours, mqtt_url=settings.mqtt_url)
     services: list[Any] = [BusIngestor(), RollupWorker(), RetentionService(), WarningHost(), FollowUpHost()]
     if settings.mqtt_url:  # devices (here: the simulator) reach the platform through the broker
-        from citybrain.sensing.mqtt import MqttBridge
+        from citybrain.sensing.mqtt import bridge_for
 
-        services.append(MqttBridge(settings))
+        services.append(bridge_for(settings))
     app = create_app(settings, database=database, clock=SystemClock(), services=[*services, sim])
     table = Table(title="demo logins (also in " + str(Path(settings.data_dir) / "demo-logins.json") + ")")
     for col in ("username", "password", "who"):

@@ -65,9 +65,9 @@ def build_services(settings: Settings, names: Iterable[str], *, lease_ttl_s: flo
     if "followup" in chosen:
         services.append(FollowUpHost())
     if "mqtt" in chosen and settings.mqtt_url:
-        from citybrain.sensing.mqtt import MqttBridge
+        from citybrain.sensing.mqtt import bridge_for
 
-        services.append(MqttBridge(settings))
+        services.append(bridge_for(settings))
     return services
 
 

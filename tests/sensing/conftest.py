@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from citybrain.core.database import Database
 from citybrain.sensing import rollup, service
 from citybrain.sensing.models import Device
 from citybrain.sensing.pipeline import IngestResult, Pipeline
+from tests.support import server_url
 
 # Two gas devices (emergency), one water-pressure device (water), one bridge strain gauge (transport).
 ASSETS = [
@@ -47,6 +49,15 @@ def reading(device: str, t: datetime, value: float | None = None, *, msg_id: str
     elif msg_id is not None:
         out["msg_id"] = msg_id
     return out
+
+
+BROKER = os.environ.get("CITYBRAIN_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+
+
+@pytest.fixture(scope="module")
+def broker_url() -> str:
+    """The shared Mosquitto the MQTT tests use (each with a topic prefix and client id of its own)."""
+    return server_url(BROKER, 1883, "MQTT broker (Debian package 'mosquitto')")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import shutil
 import socket
 import subprocess
@@ -37,14 +36,6 @@ from citybrain.sensing.mqtt import (
 )
 from citybrain.sensing.pipeline import IngestResult, Rejection
 from tests.sensing.conftest import reading
-from tests.support import server_url
-
-BROKER = os.environ.get("CITYBRAIN_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
-
-
-@pytest.fixture(scope="module")
-def broker_url() -> str:
-    return server_url(BROKER, 1883, "MQTT broker (Debian package 'mosquitto')")
 
 
 class FakePipeline:

@@ -1,9 +1,10 @@
 """The warning benchmark with the readings over MQTT.
 
 ``--mqtt`` (``"mode": "mqtt"``): the same readings and rules, but each reading is one QoS-1 message a device
-publishes (the ingest benchmark's publisher process, paced per message at the same rate) and an
-``MqttBridge`` here, with its production batching (200 messages or 50 ms), takes them into the pipeline,
-whose ``readings.accepted`` feeds the in-process host. Latency runs from the moment the reading's message
+publishes (the ingest benchmark's publisher process, paced per message at the same rate) and the bridge as
+``serve`` runs it, with its production batching (200 messages or 50 ms), takes them into the pipeline,
+whose ``readings.accepted`` feeds the in-process host: by default its network half in a receiver process
+(``sensing.mqtt_process``), with ``CITYBRAIN_MQTT_RECEIVER=thread`` all in this process. Latency runs from the moment the reading's message
 was handed to the device's socket to the change arriving on ``warnings.changed``: broker, bridge batching,
 store, rules. The broker is the ingest benchmark's (``CITYBRAIN_BENCH_MQTT_URL``, else a private Mosquitto
 configured as docs/mqtt.md says). ``ratio`` and the CPU figures come from the same readings published as fast
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -40,7 +42,7 @@ from citybrain.warning.flows import CHANGED_SUBJECT, WarningHost
 
 @dataclass
 class _Bridged:
-    bridge: Any  # citybrain.sensing.mqtt.MqttBridge
+    bridge: Any  # MqttProcessBridge, as serve runs it (CITYBRAIN_MQTT_RECEIVER=thread: MqttBridge)
     bus: InMemoryBus
     host: WarningHost | None
     prefix: str
@@ -51,6 +53,7 @@ async def _bridged(db: Database, url: str, with_host: bool) -> AsyncIterator[_Br
     """The app side as ``serve`` runs it: an ``MqttBridge`` (default batching) into the pipeline, whose
     ``readings.accepted`` feeds the in-process host; a topic prefix and client id of its own."""
     from citybrain.sensing.mqtt import MqttBridge
+    from citybrain.sensing.mqtt_process import MqttProcessBridge
 
     bus = InMemoryBus()
     clock = SystemClock()
@@ -59,8 +62,9 @@ async def _bridged(db: Database, url: str, with_host: bool) -> AsyncIterator[_Br
         await host.start()
     tag = uuid.uuid4().hex[:8]
     prefix = f"citybrain-bench/{tag}"
-    bridge = MqttBridge(url=url, database=db, clock=clock, pipeline=Pipeline(db, clock, bus),
-                        client_id=f"citybrain-bench-warning-{tag}", prefix=prefix, session_expiry_s=60)
+    kind = MqttBridge if os.environ.get("CITYBRAIN_MQTT_RECEIVER") == "thread" else MqttProcessBridge
+    bridge = kind(url=url, database=db, clock=clock, pipeline=Pipeline(db, clock, bus),
+                  client_id=f"citybrain-bench-warning-{tag}", prefix=prefix, session_expiry_s=60)
     await bridge.start()
     try:
         if not await asyncio.to_thread(bridge.subscribed.wait, 10):
@@ -104,7 +108,7 @@ async def _paced_mqtt(db: Database, chunks: list[list[dict[str, Any]]], rate: fl
         await sub.close()
         stats = dict(rig.host.stats)
         errors = {k: v.last_message for k, v in rig.host.engine.errors.items()}
-        bridge = rig.bridge.stats()
+    bridge = rig.bridge.stats()  # once stopped: the receiver process's last counts are in
     entered = {(r["device_id"], r["ts"]): t for r, t in zip(readings, sent["sent"], strict=True)}
     latencies = [(t - entered[key]) * 1000 for key, t in arrived if key in entered]
     values = sum(len(r.get("values") or {}) for r in readings)

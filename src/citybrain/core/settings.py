@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     log_level: str = "INFO"
     mqtt_url: str | None = None
+    # where the MQTT bridge's network half runs: a process of its own (default) or a thread of the app's
+    mqtt_receiver: Literal["process", "thread"] = "process"
     public_url: str | None = None  # absolute base of links sent to citizens (default http://host:port)
     smtp_url: str | None = None  # smtp://[user:pass@]host[:port] (STARTTLS), smtps:// or smtp+plain://
     smtp_from: str | None = None

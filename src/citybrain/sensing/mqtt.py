@@ -95,6 +95,40 @@ def default_client_id(share: str | None, hostname: str | None = None) -> str:
     return f"{DEFAULT_CLIENT_ID}-{host or 'host'}"
 
 
+def fill_from_app(bridge: Any, app: Any) -> None:
+    """A bridge's ``database``, ``clock``, ``pipeline`` and ``dead_letter``, where not given, from ``app.state``:
+    the app's pipeline is shared (one device cache for HTTP, MQTT and the bus); dead letters go to the table."""
+    state = getattr(app, "state", None)
+    bridge.database = bridge.database or getattr(state, "db", None)
+    bridge.clock = bridge.clock or getattr(state, "clock", None)
+    if bridge.pipeline is None:
+        from citybrain.sensing.pipeline import Pipeline
+
+        shared = getattr(state, "cache", {}).get("sensing.pipeline") if state is not None else None
+        bridge.pipeline = shared or Pipeline(bridge.database, bridge.clock, getattr(state, "bus", None))
+    if bridge.dead_letter is None:
+        bridge.dead_letter = database_dead_letter(bridge.database, bridge.clock)
+
+
+def hand_off(pipeline: Any, loop: asyncio.AbstractEventLoop | None, result: Any) -> None:
+    """Stored readings go on to the bus through the pipeline's async hand-off on ``loop``, in order (from a
+    bridge's thread, which waits for it); raises what the hand-off raised."""
+    publish = getattr(pipeline, "publish", None)
+    if publish is None or loop is None or not getattr(result, "readings", None):
+        return
+    asyncio.run_coroutine_threadsafe(publish(result), loop).result(timeout=30)
+
+
+def bridge_for(settings: Any, **options: Any) -> Any:
+    """The bridge the app runs for ``settings``: with its network half (paho, batching, acknowledgements) in a
+    process of its own (``sensing.mqtt_process``), or with ``CITYBRAIN_MQTT_RECEIVER=thread`` in this one."""
+    if getattr(settings, "mqtt_receiver", "process") == "thread":
+        return MqttBridge(settings, **options)
+    from citybrain.sensing.mqtt_process import MqttProcessBridge
+
+    return MqttProcessBridge(settings, **options)
+
+
 def make_client(broker: BrokerUrl, client_id: str) -> mqtt.Client:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     if broker.username is not None:
@@ -207,16 +241,7 @@ class MqttBridge:
     # -- service protocol ---------------------------------------------------------------------------
 
     async def start(self, app: Any = None) -> None:
-        state = getattr(app, "state", None)
-        self.database = self.database or getattr(state, "db", None)
-        self.clock = self.clock or getattr(state, "clock", None)
-        if self.pipeline is None:  # share the app's pipeline (one device cache for HTTP, MQTT and the bus)
-            from citybrain.sensing.pipeline import Pipeline
-
-            shared = getattr(state, "cache", {}).get("sensing.pipeline") if state is not None else None
-            self.pipeline = shared or Pipeline(self.database, self.clock, getattr(state, "bus", None))
-        if self.dead_letter is None:
-            self.dead_letter = database_dead_letter(self.database, self.clock)
+        fill_from_app(self, app)
         self._loop = asyncio.get_running_loop()
         while not self._queue.empty():  # left by an earlier run: unacked, so the broker redelivers them
             self._queue.get_nowait()
@@ -426,12 +451,8 @@ class MqttBridge:
                     client.ack(m.mid, m.qos)
 
     def _hand_off(self, result: Any) -> None:
-        """Stored readings go on to the bus via the pipeline's async hand-off, in order."""
-        publish = getattr(self.pipeline, "publish", None)
-        if publish is None or self._loop is None or not getattr(result, "readings", None):
-            return
         try:
-            asyncio.run_coroutine_threadsafe(publish(result), self._loop).result(timeout=30)
+            hand_off(self.pipeline, self._loop, result)
         except Exception as exc:
             kind = f"hand-off {type(exc).__name__}"
             if kind not in self._logged_errors:
