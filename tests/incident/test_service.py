@@ -353,3 +353,23 @@ def test_an_imported_plan_version_is_used_for_new_incidents(session, clock):
     assert inc.plan_version == plan.version + 1
     assert [t.key for t in session.scalars(sa.select(IncidentTask).where(IncidentTask.incident_id == inc.id))] == [
         plan.steps[0].key]
+
+
+def test_a_duplicate_report_comes_after_what_was_recorded_before_it_and_links_each_ref_once(session, clock):
+    inc = open_gas(session, clock).incident
+    service.record(session, inc, "note", clock.now(), "duty", {"text": "a neighbour smells gas"})  # not flushed
+    again = open_gas(session, clock, link_refs=[("report", 7), ("report", 7), ("hazard", 3)])
+    assert not again.created and again.incident is inc
+    assert kinds(session, inc)[-4:] == ["note", "duplicate_report", "linked", "linked"]
+    assert [(x.kind, x.ref_id) for x in service.links(session=session, incident=inc)] == [("report", "7"),
+                                                                                          ("hazard", "3")]
+    fresh = open_gas(session, clock, force=True, link_refs=[("report", 8), ("report", 8)]).incident
+    assert kinds(session, fresh)[-2:] == ["plan_instantiated", "linked"]
+    assert [(x.kind, x.ref_id) for x in service.links(session=session, incident=fresh)] == [("report", "8")]
+    count = session.scalar(sa.select(sa.func.count()).select_from(Incident))
+    with pytest.raises(Invalid, match="unknown link kind"):
+        open_gas(session, clock, force=True, link_refs=[("report", 9), ("tweet", 1)])
+    with pytest.raises(Invalid, match="unknown link kind"):
+        open_gas(session, clock, link_refs=[("tweet", 1)])  # a duplicate of the first: refused all the same
+    assert session.scalar(sa.select(sa.func.count()).select_from(Incident)) == count
+    assert kinds(session, inc)[-1] == "linked"

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from citybrain.auth.permissions import Principal
 from citybrain.core.errors import Conflict, NotFound
 from citybrain.org.models import Department
+from citybrain.sensing.models import Asset, Device
 from citybrain.warning import lifecycle as lc
 from citybrain.warning import service, silences
 from citybrain.warning.models import Warning, WarningEvent, WarningGroup, WarningGroupMember
@@ -183,3 +184,32 @@ def test_lifecycle_rejects_ack_of_pending():
     s, _ = lc.start(lc.Evidence(Level.RED, datetime(2026, 1, 1, tzinfo=UTC), 1.0, pending=True))
     with pytest.raises(lc.TransitionError):
         lc.transition(s, lc.Acknowledge("x"), datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_a_batch_of_new_warnings_is_stored_in_signal_order_and_sees_what_the_caller_left_pending(session, clock,
+                                                                                                  fleet):
+    t = clock.now()
+    asset = session.scalar(sa.select(Asset.id).where(Asset.key == "A-GAS-1"))
+    added = Device(key="GAS-NEW", type_key="gas_methane", asset_id=asset, lon=121.48, lat=31.23, created_at=t,
+                   updated_at=t, department_id=session.scalar(sa.select(Department.id).where(Department.code == "ops")))
+    session.add(added)  # not flushed: the batch must still find it
+    batch = [sig(t, Level.YELLOW), sig(t, Level.RED, device="GAS-NEW"), sig(t, Level.ORANGE, device="GAS-2")]
+    out = service.apply_signals(session=session, signals=batch, now=t)
+    assert [w.labels["device"] for w in out.warnings] == ["GAS-1", "GAS-NEW", "GAS-2"]
+    ids = [w.id for w in out.warnings]
+    assert ids == sorted(ids) and out.events == 3
+    assert [w.device_id for w in out.warnings] == [fleet["GAS-1"], added.id, fleet["GAS-2"]]
+    assert {w.asset_id for w in out.warnings} == {asset}
+    assert session.execute(sa.select(WarningEvent.warning_id, WarningEvent.kind).order_by(WarningEvent.id)).all() == [
+        (i, "fired") for i in ids]
+    members = session.execute(sa.select(WarningGroupMember.warning_id, WarningGroup.receiver, WarningGroup.dirty)
+                              .join(WarningGroup, WarningGroup.key == WarningGroupMember.group_key)).all()
+    assert sorted((i, r) for i, r, _ in members) == sorted(
+        [(ids[0], "emergency"), (ids[1], "emergency"), (ids[1], "ops"), (ids[2], "emergency"), (ids[2], "ops")])
+    assert all(dirty for _, _, dirty in members)
+    # groups already loaded in the session see the fresh look asked of them
+    session.execute(sa.update(WarningGroup).values(dirty=False))
+    loaded = session.scalars(sa.select(WarningGroup)).all()
+    service.apply_signals(session=session, signals=[sig(t + timedelta(minutes=1), Level.RED, value=80)],
+                          now=t + timedelta(minutes=1))
+    assert sorted((g.receiver, g.dirty) for g in loaded) == [("emergency", True), ("ops", True)]

@@ -33,6 +33,9 @@ ACTIVE_STATES = ("firing", "acknowledged")
 #: How far back (by ``updated_at``) the sweep looks for warnings whose incident step did not run.
 SWEEP_HORIZON = timedelta(days=1)
 
+_WARNING_LINK = sa.select(IncidentLink.id).where(IncidentLink.kind == "warning",
+                                                 IncidentLink.ref_id == sa.bindparam("ref_id"))  # built once
+
 
 def auto_threshold(warning: Warning) -> Level | None:
     """The level from which the warning's rule opens incidents by itself, or ``None``."""
@@ -61,8 +64,7 @@ def auto_incident_from_warning(session: Session, warning: Warning, now: datetime
     """
     if not wants_incident(warning):
         return None
-    linked = session.scalar(sa.select(IncidentLink.id).where(IncidentLink.kind == "warning",
-                                                             IncidentLink.ref_id == str(warning.id)))
+    linked = session.scalar(_WARNING_LINK, {"ref_id": str(warning.id)})
     if linked is not None:
         return None
     try:  # refusals happen before anything is written, so the caller's transaction stays clean

@@ -35,6 +35,18 @@ SOURCES = ("manual", "warning", "feed", "drill")
 LINK_KINDS = ("warning", "report", "hazard", "feed")  # feed: "<department>:<external id>" (intake)
 SYSTEM = "system"
 
+# Statements of the incident-opening path, built once (building and keying a statement costs about as much as
+# running it on SQLite; the warning host opens or links an incident for every red warning).
+_OPEN_OF_TYPE = {exercise: sa.select(Incident).where(Incident.incident_type == sa.bindparam("incident_type"),
+                                                     Incident.status.in_(lc.OPEN_STATUSES),
+                                                     Incident.exercise.is_(exercise))
+                 for exercise in (False, True)}
+_LINK_OF = sa.select(IncidentLink.id).where(IncidentLink.incident_id == sa.bindparam("incident_id"),
+                                            IncidentLink.kind == sa.bindparam("kind"),
+                                            IncidentLink.ref_id == sa.bindparam("ref_id"))
+_INSERT_LINK = sa.insert(IncidentLink.__table__)
+_INSERT_EVENTS = sa.insert(IncidentEvent.__table__)
+
 
 @dataclass(frozen=True, slots=True)
 class Opened:
@@ -122,14 +134,43 @@ def jsonable(v: Any) -> Any:
     return to_json(v, leaf=lambda x: x.colour if isinstance(x, Level) else None)
 
 
+def _entry(incident: Incident, kind: str, at: datetime, actor: str | None, detail: Mapping[str, Any] | None,
+           task_id: int | None, unit_id: int | None) -> dict[str, Any]:
+    return {"incident_id": incident.id, "at": at, "kind": kind, "status": incident.status, "level": incident.level,
+            "actor": actor, "task_id": task_id, "unit_id": unit_id, "detail": jsonable(dict(detail or {}))}
+
+
 def record(session: Session, incident: Incident, kind: str, at: datetime, actor: str | None,
            detail: Mapping[str, Any] | None = None, *, task_id: int | None = None,
            unit_id: int | None = None) -> IncidentEvent:
     """Append one timeline entry (the incident must have an id)."""
-    ev = IncidentEvent(incident_id=incident.id, at=at, kind=kind, status=incident.status, level=incident.level,
-                       actor=actor, task_id=task_id, unit_id=unit_id, detail=jsonable(dict(detail or {})))
+    ev = IncidentEvent(**_entry(incident, kind, at, actor, detail, task_id, unit_id))
     session.add(ev)
     return ev
+
+
+class Timeline:
+    """Timeline entries held back and written in one INSERT, in the order added, for a step that adds several
+    and reads none back (opening an incident); ``record`` is the one-at-a-time way that returns the row.
+
+    ``write`` flushes the session first, so entries ``record`` added before it keep their place; nothing should
+    call ``record`` between ``add`` and ``write``.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, incident: Incident, kind: str, at: datetime, actor: str | None,
+            detail: Mapping[str, Any] | None = None, *, task_id: int | None = None,
+            unit_id: int | None = None) -> None:
+        """Like ``record``: the incident's status and level as they are now (it must have an id)."""
+        self.rows.append(_entry(incident, kind, at, actor, detail, task_id, unit_id))
+
+    def write(self, session: Session) -> None:
+        session.flush()
+        if self.rows:
+            session.execute(_INSERT_EVENTS, self.rows)
+            self.rows = []
 
 
 def actor_of(principal: Principal | None) -> str:
@@ -179,12 +220,16 @@ def _check_location(lon: Any, lat: Any, area: Mapping[str, Any] | None, prefix: 
 
 
 
-def add_link(session: Session, incident: Incident, kind: str, ref_id: str | int, now: datetime,
-             actor: str | None) -> IncidentLink | None:
-    """Link a warning / report / hazard (idempotent); a new link goes on the timeline."""
+def _check_link_kind(kind: str) -> None:
     if kind not in LINK_KINDS:
         raise Invalid(f"unknown link kind {kind!r}", errors=[FieldError("body.links.kind",
                                                                         f"one of {', '.join(LINK_KINDS)}")])
+
+
+def add_link(session: Session, incident: Incident, kind: str, ref_id: str | int, now: datetime,
+             actor: str | None) -> IncidentLink | None:
+    """Link a warning / report / hazard (idempotent); a new link goes on the timeline."""
+    _check_link_kind(kind)
     ref = str(ref_id)
     existing = session.scalar(sa.select(IncidentLink).where(IncidentLink.incident_id == incident.id,
                                                             IncidentLink.kind == kind, IncidentLink.ref_id == ref))
@@ -194,6 +239,18 @@ def add_link(session: Session, incident: Incident, kind: str, ref_id: str | int,
     session.add(link)
     record(session, incident, "linked", now, actor, {"kind": kind, "ref_id": ref})
     return link
+
+
+def _link(session: Session, incident: Incident, kind: str, ref_id: str | int, now: datetime, actor: str | None,
+          timeline: Timeline) -> None:
+    """``add_link`` for ``create`` (which checked the kind): the row inserted at once (a later look-up sees it
+    without a flush), its timeline entry added to ``timeline``."""
+    ref = str(ref_id)
+    if session.scalar(_LINK_OF, {"incident_id": incident.id, "kind": kind, "ref_id": ref}) is not None:
+        return
+    session.execute(_INSERT_LINK, {"incident_id": incident.id, "kind": kind, "ref_id": ref, "created_at": now,
+                                   "created_by": actor})
+    timeline.add(incident, "linked", now, actor, {"kind": kind, "ref_id": ref})
 
 
 def create(*, session: Session, now: datetime, principal: Principal | None, incident_type: str,
@@ -207,6 +264,10 @@ def create(*, session: Session, now: datetime, principal: Principal | None, inci
 
     A report of the same type within the type's radius and window of an open incident (same exercise flag)
     is linked to it (a ``duplicate_report`` entry on its timeline, the links added) unless ``force``.
+
+    Links, parts and timeline entries are inserted as rows, not objects (nothing here reads them back); the
+    first flush puts whatever the caller had pending first, so its timeline entries keep their place. Link
+    kinds are checked before anything is written.
     """
     itype = INCIDENT_TYPES.get(incident_type)
     if itype is None:
@@ -222,19 +283,22 @@ def create(*, session: Session, now: datetime, principal: Principal | None, inci
     actor = actor_of(principal)
     at = reported_at or now
     link_refs = list(link_refs)
+    session.flush()  # what the caller left pending goes first: its timeline entries keep their place
+    timeline = Timeline()
     if not force:
-        open_rows = session.scalars(sa.select(Incident).where(
-            Incident.incident_type == incident_type, Incident.status.in_(lc.OPEN_STATUSES),
-            Incident.exercise.is_(exercise)))
+        open_rows = session.scalars(_OPEN_OF_TYPE[bool(exercise)], {"incident_type": incident_type})
         dup = find_duplicate(Candidate(incident_type, lon, lat, at), list(open_rows), now)
         if dup is not None:
+            for kind, _ in link_refs:
+                _check_link_kind(kind)
             dup.last_report_at = max(dup.last_report_at, at)
             dup.updated_at = now
-            record(session, dup, "duplicate_report", now, actor,
-                   {"source": source, "lon": lon, "lat": lat, "reported_at": at, "title_zh": title_zh,
-                    "title_en": title_en, "description": description, "level": lvl})
+            timeline.add(dup, "duplicate_report", now, actor,
+                         {"source": source, "lon": lon, "lat": lat, "reported_at": at, "title_zh": title_zh,
+                          "title_en": title_en, "description": description, "level": lvl})
             for kind, ref in link_refs:
-                add_link(session, dup, kind, ref, now, actor)
+                _link(session, dup, kind, ref, now, actor, timeline)
+            timeline.write(session)
             return Opened(dup, False)
 
     ids = department_ids(session=session)
@@ -248,26 +312,28 @@ def create(*, session: Session, now: datetime, principal: Principal | None, inci
             errors.append(FieldError(f"body.participants[{i}]", f"no department with code {code!r}"))
     if errors:
         raise Invalid("; ".join(e.message for e in errors), errors=errors)
+    for kind, _ in link_refs:
+        _check_link_kind(kind)
     s, changes = lc.start(lvl, at, by=actor)
     inc = Incident(
         incident_type=incident_type, level=int(s.level), peak_level=int(s.peak_level), status=s.status,
         status_since=s.since, title_zh=title_zh or itype.name_zh, title_en=title_en or itype.name_en,
         description=description, lon=float(lon), lat=float(lat), area=area,
-        district_code=district or district_code_at(session=session, lon=lon, lat=lat), labels=dict(labels or {}), commander=commander,
-        lead_department_id=ids[lead], participants=[], exercise=exercise, source=source, reported_at=at,
-        last_report_at=at, created_by=actor, created_at=now, updated_at=now)
+        district_code=district or district_code_at(session=session, lon=lon, lat=lat), labels=dict(labels or {}),
+        commander=commander, lead_department_id=ids[lead], participants=[], exercise=exercise, source=source,
+        reported_at=at, last_report_at=at, created_by=actor, created_at=now, updated_at=now)
     session.add(inc)
     session.flush()
     for c in changes:
-        record(session, inc, c.kind, now, c.actor, {"source": source, "level": lvl, "reported_at": at})
-    specs = tasks_service.instantiate_plan(session=session, incident=inc, now=now, actor=actor)
+        timeline.add(inc, c.kind, now, c.actor, {"source": source, "level": lvl, "reported_at": at})
+    specs = tasks_service.instantiate_plan(session=session, incident=inc, now=now, actor=actor, timeline=timeline)
     task_departments = [t.department for t in specs if t.department]
     codes = [c for c in dict.fromkeys([*wanted, *task_departments]) if c != lead]
     inc.participants = codes
     tasks_service.add_parts(session=session, incident=inc, codes=[lead, *codes], ids=ids)
     for kind, ref in link_refs:
-        add_link(session, inc, kind, ref, now, actor)
-    session.flush()
+        _link(session, inc, kind, ref, now, actor, timeline)
+    timeline.write(session)
     return Opened(inc, True)
 
 

@@ -24,14 +24,17 @@ from citybrain.incident import tasks as tk
 from citybrain.incident.models import Incident, IncidentPart, IncidentPlan, IncidentTask
 from citybrain.warning.types import Level
 
+# Statements of the incident-opening path, built once (see ``service``).
+_STORED_PLAN_DOCUMENTS = sa.select(IncidentPlan.document).order_by(IncidentPlan.key, IncidentPlan.version)
+_TASK_KEYS = sa.select(IncidentTask.key).where(IncidentTask.incident_id == sa.bindparam("incident_id"))
+_INSERT_PARTS = sa.insert(IncidentPart.__table__)
+_INSERT_TASKS = sa.insert(IncidentTask.__table__).returning(IncidentTask.__table__.c.id, sort_by_parameter_order=True)
+
 # -- plans -------------------------------------------------------------------------------------------
 
 
 def stored_plans(*, session: Session) -> list[pl.Plan]:
-    out = []
-    for row in session.scalars(sa.select(IncidentPlan).order_by(IncidentPlan.key, IncidentPlan.version)):
-        out.append(pl.validate_plan(row.document))
-    return out
+    return [pl.validate_plan(document) for document in session.scalars(_STORED_PLAN_DOCUMENTS)]
 
 
 def all_plans(*, session: Session) -> list[pl.Plan]:
@@ -94,9 +97,9 @@ def import_plan(*, session: Session, now: datetime, principal: Principal | None,
 # -- instantiation -----------------------------------------------------------------------------------
 
 
-def _task_row(incident: Incident, spec: pl.TaskSpec, now: datetime) -> IncidentTask:
+def _task_values(incident: Incident, spec: pl.TaskSpec, now: datetime) -> dict[str, Any]:
     s = tk.new_task(spec.deadline, now)
-    return IncidentTask(
+    return dict(
         incident_id=incident.id, key=spec.key, title_zh=spec.title.get("zh", ""), title_en=spec.title.get("en", ""),
         department=spec.department, role=spec.role, level=int(spec.level), deadline=spec.deadline,
         depends_on=list(spec.depends_on), checklist=[{**c, "done": False} for c in spec.checklist],
@@ -105,29 +108,45 @@ def _task_row(incident: Incident, spec: pl.TaskSpec, now: datetime) -> IncidentT
         escalation_step=0, created_at=now, updated_at=now)
 
 
+def _created(task: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``task_created`` entry's detail."""
+    return {"key": task["key"], "department": task["department"], "role": task["role"], "deadline": task["deadline"]}
+
+
 def _add_tasks(session: Session, incident: Incident, specs: Sequence[pl.TaskSpec], now: datetime,
                actor: str | None) -> list[IncidentTask]:
-    have = set(session.scalars(sa.select(IncidentTask.key).where(IncidentTask.incident_id == incident.id)))
-    rows = [_task_row(incident, s, now) for s in specs if s.key not in have]
+    have = set(session.scalars(_TASK_KEYS, {"incident_id": incident.id}))
+    values = [_task_values(incident, s, now) for s in specs if s.key not in have]
+    rows = [IncidentTask(**v) for v in values]
     session.add_all(rows)
     session.flush()
-    for t in rows:
-        service.record(session, incident, "task_created", now, actor,
-                       {"key": t.key, "department": t.department, "role": t.role, "deadline": t.deadline},
-                       task_id=t.id)
+    for v, t in zip(values, rows, strict=True):
+        service.record(session, incident, "task_created", now, actor, _created(v), task_id=t.id)
     return rows
 
 
-def instantiate_plan(*, session: Session, incident: Incident, now: datetime, actor: str | None) -> list[pl.TaskSpec]:
-    """The latest plan of the incident's type at its level, as tasks due from the incident's report."""
+def instantiate_plan(*, session: Session, incident: Incident, now: datetime, actor: str | None,
+                     timeline: service.Timeline | None = None) -> list[pl.TaskSpec]:
+    """The latest plan of the incident's type at its level, as tasks due from the incident's report.
+
+    The tasks are inserted as rows (one statement returning their ids; the caller gets the specs, not task
+    objects); their timeline entries go to ``timeline`` when given (the caller writes it), else are written here.
+    """
     plan = plan_for_type(session=session, incident_type=incident.incident_type)
     if plan is None:
         return []
+    entries = service.Timeline() if timeline is None else timeline
     incident.plan_key, incident.plan_version = plan.key, plan.version
     specs = pl.instantiate(plan, incident.reported_at, Level(incident.level))
-    _add_tasks(session, incident, specs, now, actor)
-    service.record(session, incident, "plan_instantiated", now, actor,
-                   {"plan": plan.key, "version": plan.version, "tasks": [s.key for s in specs]})
+    have = set(session.scalars(_TASK_KEYS, {"incident_id": incident.id}))
+    rows = [_task_values(incident, s, now) for s in specs if s.key not in have]
+    ids = session.scalars(_INSERT_TASKS, rows).all() if rows else []
+    for row, task_id in zip(rows, ids, strict=True):
+        entries.add(incident, "task_created", now, actor, _created(row), task_id=task_id)
+    entries.add(incident, "plan_instantiated", now, actor,
+                {"plan": plan.key, "version": plan.version, "tasks": [s.key for s in specs]})
+    if timeline is None:
+        entries.write(session)
     return specs
 
 
@@ -150,10 +169,11 @@ def add_level_tasks(*, session: Session, now: datetime, incident: Incident, from
 
 def add_parts(*, session: Session, incident: Incident, codes: Sequence[str], ids: Mapping[str, int],
               start: int = 0) -> None:
-    for i, code in enumerate(dict.fromkeys(codes)):
-        if code in ids:
-            session.add(IncidentPart(incident_id=incident.id, department_id=ids[code], position=start + i))
-    session.flush()
+    """The departments' parts in the incident, inserted as rows at once (nothing reads them back as objects)."""
+    rows = [{"incident_id": incident.id, "department_id": ids[code], "position": start + i}
+            for i, code in enumerate(dict.fromkeys(codes)) if code in ids]
+    if rows:
+        session.execute(_INSERT_PARTS, rows)
 
 
 def parts(*, session: Session, incident: Incident) -> list[IncidentPart]:

@@ -33,6 +33,33 @@ from citybrain.warning.types import Level, Signal
 
 RESOURCE = "warning"
 
+# The engine's statements, built once: building and keying a statement costs about as much as running it on
+# SQLite, and ``apply_signals`` runs them for every batch of signals. Inserts go to the tables (Core, one
+# executemany, no unit of work): nothing reads those rows back as objects.
+_OPEN_BY_FINGERPRINT = sa.select(Warning).where(Warning.fingerprint.in_(sa.bindparam("prints", expanding=True)),
+                                                Warning.state != lc.RESOLVED)
+_DEVICE_ID = sa.select(Device.id).where(Device.key == sa.bindparam("key"))
+_ASSET_ID = sa.select(Asset.id).where(Asset.key == sa.bindparam("key"))
+_INSERT_EVENTS = sa.insert(WarningEvent.__table__)
+_ACTIVE_SILENCES = sa.select(Silence.id, Silence.matchers, Silence.starts_at, Silence.ends_at).where(
+    Silence.ends_at > sa.bindparam("now"), Silence.starts_at <= sa.bindparam("now"), Silence.expired_at.is_(None))
+_NOTIFIABLE = sa.select(Warning.labels, Warning.fingerprint, Warning.level, Warning.state).where(
+    Warning.state.in_((lc.FIRING, lc.ACKNOWLEDGED)), Warning.silenced_by.is_(None))
+_GROUPS_AND_MEMBERS = (
+    sa.select(WarningGroup.key, WarningGroupMember.warning_id)
+    .outerjoin(WarningGroupMember, sa.and_(WarningGroupMember.group_key == WarningGroup.key,
+                                           WarningGroupMember.warning_id.in_(sa.bindparam("ids", expanding=True))))
+    .where(WarningGroup.key.in_(sa.bindparam("keys", expanding=True))))
+_INSERT_GROUPS = sa.insert(WarningGroup.__table__)
+_INSERT_MEMBERS = sa.insert(WarningGroupMember.__table__)
+# ORM-enabled, so group objects already loaded in the session see ``dirty`` too; "fetch" is what "auto" falls
+# back to for a subquery it cannot evaluate in Python, named here to skip the failed try.
+_MARK_GROUPS_DIRTY = (
+    sa.update(WarningGroup)
+    .where(WarningGroup.key.in_(sa.select(WarningGroupMember.group_key).where(
+        WarningGroupMember.warning_id.in_(sa.bindparam("ids", expanding=True)))))
+    .values(dirty=True).execution_options(synchronize_session="fetch"))
+
 
 @dataclass(slots=True)
 class Applied:
@@ -79,7 +106,7 @@ def _store(w: Warning, s: lc.WarningState, changes: Sequence[lc.Change], session
 
 def _write_events(session: Session, pairs: Sequence[tuple[Warning, lc.Change]]) -> None:
     if pairs:
-        session.execute(sa.insert(WarningEvent), [
+        session.execute(_INSERT_EVENTS, [
             {"warning_id": w.id, "at": c.at, "kind": c.kind, "from_state": c.from_state, "to_state": c.to_state,
              "level": int(c.level), "actor": c.actor, "detail": dict(c.detail)} for w, c in pairs])
 
@@ -114,7 +141,7 @@ class Directory:
         if not key:
             return None
         if key not in self.devices:
-            found = session.execute(sa.select(Device.id).where(Device.key == key)).scalar()
+            found = session.execute(_DEVICE_ID, {"key": key}).scalar()
             if found is None:
                 return None
             self.devices[key] = found
@@ -124,7 +151,7 @@ class Directory:
         if not key:
             return None
         if key not in self.assets:
-            found = session.execute(sa.select(Asset.id).where(Asset.key == key)).scalar()
+            found = session.execute(_ASSET_ID, {"key": key}).scalar()
             if found is None:
                 return None
             self.assets[key] = found
@@ -144,30 +171,34 @@ def apply_signals(*, session: Session, signals: Iterable[Signal], now: datetime,
     if not signals:
         return out
     prints = {id(s): fingerprint_of(identity_labels(s)) for s in signals}
-    open_rows = {w.fingerprint: w for w in session.scalars(
-        sa.select(Warning).where(Warning.fingerprint.in_(set(prints.values())), Warning.state != lc.RESOLVED))}
+    open_rows = {w.fingerprint: w for w in session.scalars(_OPEN_BY_FINGERPRINT,
+                                                           {"prints": list(set(prints.values()))})}
     touched: dict[int, Warning] = {}
     events: list[tuple[Warning, lc.Change]] = []
-    for sig in signals:
-        fp = prints[id(sig)]
-        w = open_rows.get(fp)
-        evidence = lc.Evidence(sig.level, sig.at, sig.value, bool(sig.annotations.get("pending")))
-        if w is None:
-            if sig.level is None:
-                out.ignored += 1
-                continue
-            s, changes = lc.start(evidence)
-            w = _new_warning(session, sig, fp, s, now, directory, source)
-            open_rows[fp] = w
-        else:
-            s, changes = lc.transition(state_of(w), evidence, now)
-            if sig.level is not None:
-                _refresh_text(w, sig)
-        out.events += _store(w, s, changes, session, now, events)
-        if changes:
-            touched[id(w)] = w
-        if s.state == lc.RESOLVED:
-            open_rows.pop(fp, None)
+    # That query flushed whatever the caller had pending; from here on only this batch's warnings are, and
+    # the loop's one kind of query (the directory's departments, devices and assets) reads no warning: they
+    # are flushed once, below, not before every look-up.
+    with session.no_autoflush:
+        for sig in signals:
+            fp = prints[id(sig)]
+            w = open_rows.get(fp)
+            evidence = lc.Evidence(sig.level, sig.at, sig.value, bool(sig.annotations.get("pending")))
+            if w is None:
+                if sig.level is None:
+                    out.ignored += 1
+                    continue
+                s, changes = lc.start(evidence)
+                w = _new_warning(session, sig, fp, s, now, directory, source)
+                open_rows[fp] = w
+            else:
+                s, changes = lc.transition(state_of(w), evidence, now)
+                if sig.level is not None:
+                    _refresh_text(w, sig)
+            out.events += _store(w, s, changes, session, now, events)
+            if changes:
+                touched[id(w)] = w
+            if s.state == lc.RESOLVED:
+                open_rows.pop(fp, None)
     out.warnings = list(touched.values())
     if out.warnings:
         session.flush()  # ids for the new warnings, once for the batch
@@ -213,10 +244,9 @@ def _refresh_text(w: Warning, sig: Signal) -> None:
 
 
 def active_silences(*, session: Session, now: datetime) -> list[SilenceSpec]:
-    rows = session.scalars(sa.select(Silence).where(Silence.ends_at > now, Silence.starts_at <= now,
-                                                    Silence.expired_at.is_(None)))
-    return [SilenceSpec(str(r.id), tuple(Matcher.from_dict(m) for m in r.matchers), r.starts_at, r.ends_at)
-            for r in rows]
+    rows = session.execute(_ACTIVE_SILENCES, {"now": now})
+    return [SilenceSpec(str(sid), tuple(Matcher.from_dict(m) for m in matchers), starts_at, ends_at)
+            for sid, matchers, starts_at, ends_at in rows]
 
 
 def _match_labels(w: Warning) -> dict[str, str]:
@@ -267,8 +297,7 @@ def _notifiable_labels(session: Session) -> list[dict[str, str]]:
     """The match labels of every firing or acknowledged, unsilenced warning (the possible inhibition sources),
     read as plain rows: only the four columns the labels need, no ORM objects."""
     session.flush()  # the caller's changed warnings count as they now stand
-    rows = session.execute(sa.select(Warning.labels, Warning.fingerprint, Warning.level, Warning.state).where(
-        Warning.state.in_((lc.FIRING, lc.ACKNOWLEDGED)), Warning.silenced_by.is_(None)))
+    rows = session.execute(_NOTIFIABLE)
     colours = {int(lv): lv.colour for lv in Level}
     return [{**{str(k): str(v) for k, v in labels.items()}, "fingerprint": fp, "level": colours[level],
              "state": state} for labels, fp, level, state in rows]
@@ -295,12 +324,7 @@ def join_groups(*, session: Session, now: datetime, warnings: Sequence[Warning],
 def _add_members(session: Session, now: datetime, wanted: Mapping[str, tuple[Any, set[int]]],
                  ids: Sequence[int]) -> None:
     """Create the missing groups and memberships; one round trip finds which groups exist and hold whom."""
-    keys = list(wanted)
-    m = WarningGroupMember
-    found = session.execute(
-        sa.select(WarningGroup.key, m.warning_id)
-        .outerjoin(m, sa.and_(m.group_key == WarningGroup.key, m.warning_id.in_(ids)))
-        .where(WarningGroup.key.in_(keys))).all()
+    found = session.execute(_GROUPS_AND_MEMBERS, {"ids": list(ids), "keys": list(wanted)}).all()
     existing = {key for key, _ in found}
     members = {(key, wid) for key, wid in found if wid is not None}
     new_groups = [{"key": key, "route": dest.route, "receiver": dest.receiver, "labels": dict(dest.group_labels),
@@ -310,17 +334,16 @@ def _add_members(session: Session, now: datetime, wanted: Mapping[str, tuple[Any
                    "created_at": now, "last_notified_at": None, "last_hash": None, "dirty": True}
                   for key, (dest, _ids) in wanted.items() if key not in existing]
     if new_groups:
-        session.execute(sa.insert(WarningGroup), new_groups)
+        session.execute(_INSERT_GROUPS, new_groups)
     new_members = [{"group_key": k, "warning_id": i} for k, (_, wids) in wanted.items() for i in wids
                    if (k, i) not in members]
     if new_members:
-        session.execute(sa.insert(WarningGroupMember), new_members)
+        session.execute(_INSERT_MEMBERS, new_members)
 
 
 def _mark_groups_dirty(session: Session, warning_ids: Sequence[int]) -> None:
     if warning_ids:
-        keys = sa.select(WarningGroupMember.group_key).where(WarningGroupMember.warning_id.in_(warning_ids))
-        session.execute(sa.update(WarningGroup).where(WarningGroup.key.in_(keys)).values(dirty=True))
+        session.execute(_MARK_GROUPS_DIRTY, {"ids": list(warning_ids)})
 
 
 # -- people's actions --------------------------------------------------------------------------------
