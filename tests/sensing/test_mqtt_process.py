@@ -57,6 +57,20 @@ def test_readings_and_dead_letters_come_here_from_the_receiver_process(broker_ur
     asyncio.run(scenario())
 
 
+def test_start_returns_once_the_receiver_has_subscribed(broker_url: str) -> None:
+    """So what the app's own devices publish right after start-up (the demo's simulator) finds a subscription."""
+    bridge = receiver(Case(broker_url), FakePipeline())
+
+    async def scenario() -> None:
+        await bridge.start(None)
+        try:
+            assert bridge.subscribed.is_set() and bridge.stats()["state"] == "connected"
+        finally:
+            await bridge.stop()
+
+    asyncio.run(scenario())
+
+
 def test_a_failing_pipeline_here_leaves_the_batch_unacknowledged_there(broker_url: str) -> None:
     case, fake = Case(broker_url), FakePipeline(fail_first=3)
     sent = [wire("DEV-A", n) for n in range(5)]

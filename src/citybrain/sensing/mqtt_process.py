@@ -158,7 +158,7 @@ class MqttProcessBridge:
     def __init__(self, settings: Any = None, database: Any = None, clock: Any = None, *,
                  url: str | None = None, pipeline: IngestPipeline | None = None,
                  dead_letter: DeadLetterWriter | None = None, restart_min_s: float = 1.0,
-                 restart_max_s: float = 30.0, **options: Any) -> None:
+                 restart_max_s: float = 30.0, startup_wait_s: float = 5.0, **options: Any) -> None:
         url = url or (settings.mqtt_url if settings is not None else None)
         if not url:
             raise ValueError("CITYBRAIN_MQTT_URL is not set; the MQTT bridge needs a broker")
@@ -167,7 +167,7 @@ class MqttProcessBridge:
         self.client_id = options.get("client_id") or broker.client_id or default_client_id(share)
         self.url, self.options = url, {**options, "client_id": self.client_id}
         self.database, self.clock, self.pipeline, self.dead_letter = database, clock, pipeline, dead_letter
-        self.restart_min_s, self.restart_max_s = restart_min_s, restart_max_s
+        self.restart_min_s, self.restart_max_s, self.startup_wait_s = restart_min_s, restart_max_s, startup_wait_s
         self.stop_timeout_s = float(options.get("stop_timeout_s", 10)) + 5
         self.subscribed = threading.Event()
         self.state = "stopped"
@@ -190,7 +190,12 @@ class MqttProcessBridge:
         await asyncio.to_thread(self._spawn)
         self._server = threading.Thread(target=self._serve, name=f"mqtt-receiver-host-{self.client_id}", daemon=True)
         self._server.start()
-        log.info("mqtt: bridge %s receiving in process %s", self.client_id, self.pid)
+        # a fresh interpreter takes a moment: wait (a little) for its subscription, so what the app's own
+        # devices (the demo's simulator) publish next finds it; a broker that is down is the child's business
+        if await asyncio.to_thread(self.subscribed.wait, self.startup_wait_s):
+            log.info("mqtt: bridge %s receiving in process %s", self.client_id, self.pid)
+        else:
+            log.info("mqtt: bridge %s still connecting in process %s", self.client_id, self.pid)
 
     def _spawn(self) -> None:
         """A fresh interpreter (not a fork of this threaded process, and not a re-import of its ``__main__``)
