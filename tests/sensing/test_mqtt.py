@@ -28,6 +28,7 @@ from citybrain.sensing.mqtt import (
     DEFAULT_CLIENT_ID,
     BrokerUrl,
     MqttBridge,
+    _Msg,
     decode_message,
     default_client_id,
     publish,
@@ -134,6 +135,22 @@ def test_decode_takes_the_device_from_the_topic_and_refuses_what_the_pipeline_ca
     reason, detail = decode_message(topic, b'{"device_id": "SIM-GAS-000002", "value": 1}')[1]  # type: ignore[misc]
     assert reason == "topic_mismatch" and "topic/device mismatch" in detail
     assert decode_message("citybrain/v1/devices/x/other", b"{}")[1][0] == "malformed"  # type: ignore[index]
+
+
+def test_a_batch_closes_once_its_oldest_message_has_waited_batch_ms() -> None:
+    """Messages that queued while the last batch was being stored have used their wait already."""
+    bridge = MqttBridge(url="mqtt://127.0.0.1:1883", pipeline=FakePipeline(), dead_letter=DeadLetters(),
+                        batch_ms=60_000)
+    waited_a_minute = time.monotonic() - 61
+    for mid in range(3):
+        bridge._queue.put(_Msg("t", b"{}", mid, 1, 0, waited_a_minute))
+    started = time.monotonic()
+    batch = bridge._gather()
+    assert [m.mid for m in batch] == [0, 1, 2] and time.monotonic() - started < 30  # not another minute
+    bridge._queue.put(_Msg("t", b"{}", 3, 1, 0, time.monotonic()))
+    bridge.batch_size = 2
+    threading.Timer(0.01, bridge._queue.put, [_Msg("t", b"{}", 4, 1, 0, time.monotonic())]).start()
+    assert [m.mid for m in bridge._gather()] == [3, 4]  # a fresh one waits for company (here: till the batch is full)
 
 
 def test_broker_url() -> None:

@@ -2,13 +2,14 @@
 
 ``--mqtt`` (``"mode": "mqtt"``): the same readings and rules, but each reading is one QoS-1 message a device
 publishes (the ingest benchmark's publisher process, paced per message at the same rate) and the bridge as
-``serve`` runs it, with its production batching (200 messages or 50 ms), takes them into the pipeline,
-whose ``readings.accepted`` feeds the in-process host: by default its network half in a receiver process
-(``sensing.mqtt_process``), with ``CITYBRAIN_MQTT_RECEIVER=thread`` all in this process. Latency runs from the moment the reading's message
-was handed to the device's socket to the change arriving on ``warnings.changed``: broker, bridge batching,
-store, rules. The broker is the ingest benchmark's (``CITYBRAIN_BENCH_MQTT_URL``, else a private Mosquitto
-configured as docs/mqtt.md says). ``ratio`` and the CPU figures come from the same readings published as fast
-as the publisher's window allows, through the broker and the bridge, with and without the host.
+``serve`` runs it, with its production batching (up to 500 messages, none kept over 25 ms), takes them into
+the pipeline, whose ``readings.accepted`` feeds the in-process host: by default its network half in a receiver
+process (``sensing.mqtt_process``), with ``CITYBRAIN_MQTT_RECEIVER=thread`` all in this process. Latency runs
+from the moment the reading's message was handed to the device's socket to the change arriving on
+``warnings.changed``: broker, bridge batching, store, rules. The broker is the ingest benchmark's
+(``CITYBRAIN_BENCH_MQTT_URL``, else a private Mosquitto configured as docs/mqtt.md says). ``ratio`` and the
+CPU figures come from the same readings published as fast as the publisher's window allows, through the broker
+and the bridge, with and without the host.
 """
 
 from __future__ import annotations

@@ -12,8 +12,9 @@ unless given), and a member's queued and unacknowledged messages stay with its s
 
 Threads: paho's network loop receives into a bounded queue (the broker never has more unacknowledged
 messages in flight than ``receive_maximum``, so the loop does not block); one worker gathers batches
-(up to ``batch_size`` messages or ``batch_ms``), stores them and acks. A failing pipeline is retried
-with backoff while its messages stay unacknowledged. Topic scheme and broker settings: docs/mqtt.md.
+(up to ``batch_size`` messages, none waiting longer than ``batch_ms`` since it arrived), stores them and
+acks. A failing pipeline is retried with backoff while its messages stay unacknowledged. Topic scheme and
+broker settings: docs/mqtt.md.
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ class _Msg:
     mid: int
     qos: int
     generation: int
+    arrived: float = 0.0  # time.monotonic() when paho handed it over
     items: list[dict[str, Any]] | None = None  # decoded readings, or None when refused
     refusal: tuple[str, str] | None = None  # (reason, detail) for the dead letters
     dead_lettered: bool = False
@@ -203,7 +205,7 @@ class MqttBridge:
     def __init__(self, settings: Any = None, database: Any = None, clock: Any = None, *,
                  url: str | None = None, pipeline: IngestPipeline | None = None,
                  dead_letter: DeadLetterWriter | None = None, client_id: str | None = None, share: str | None = None,
-                 prefix: str = TOPIC_PREFIX, batch_size: int = 200, batch_ms: float = 50,
+                 prefix: str = TOPIC_PREFIX, batch_size: int = 500, batch_ms: float = 25,
                  receive_maximum: int = 1000, session_expiry_s: int = 7 * 86400, keepalive_s: int = 30,
                  reconnect_min_s: float = 1, reconnect_max_s: float = 60, auth_attempts: int = 3,
                  retry_min_s: float = 0.5, retry_max_s: float = 30, stop_timeout_s: float = 10) -> None:
@@ -365,7 +367,7 @@ class MqttBridge:
         self.counts["received"] += 1
         if message.dup:
             self.counts["redelivered"] += 1
-        msg = _Msg(message.topic, bytes(message.payload), message.mid, message.qos, self._generation)
+        msg = _Msg(message.topic, bytes(message.payload), message.mid, message.qos, self._generation, time.monotonic())
         while not self._closing:
             try:
                 self._queue.put(msg, timeout=0.5)  # full only if the broker ignores receive-maximum
@@ -389,7 +391,9 @@ class MqttBridge:
         except queue.Empty:
             return []
         batch = [first]
-        deadline = time.monotonic() + self.batch_ms / 1000
+        # no message waits here longer than batch_ms: one that queued while the last batch was being stored
+        # has used some of its time already
+        deadline = first.arrived + self.batch_ms / 1000
         while len(batch) < self.batch_size:
             remaining = deadline - time.monotonic()
             try:
