@@ -32,6 +32,8 @@ def test_the_app_runs_the_receiver_process_unless_told_a_thread() -> None:
     url = "mqtt://127.0.0.1:1883"
     assert isinstance(bridge_for(SimpleNamespace(mqtt_url=url, mqtt_receiver="process")), MqttProcessBridge)
     assert isinstance(bridge_for(SimpleNamespace(mqtt_url=url, mqtt_receiver="thread")), MqttBridge)
+    assert isinstance(bridge_for(None, receiver="thread", url=url), MqttBridge)
+    assert isinstance(bridge_for(None, url=url), MqttProcessBridge)
 
 
 def test_readings_and_dead_letters_come_here_from_the_receiver_process(broker_url: str) -> None:

@@ -2,7 +2,9 @@
 
 Readings are generated before timing. ``path`` is ``inprocess`` (``Pipeline.ingest`` in batches),
 ``http`` (the real app under uvicorn, JSON batches with a bearer token) or ``mqtt`` (QoS-1 publishes
-to a broker while an ``MqttBridge`` ingests; stored rows are counted to check that none were lost).
+to a broker while the bridge ingests, as ``serve`` runs it: its network half in a receiver process, or with
+``CITYBRAIN_MQTT_RECEIVER=thread`` an ``MqttBridge`` in this process; stored rows are counted to check that
+none were lost).
 The baseline is a plain driver ``executemany`` of the very rows stored, into ``reading`` of the same
 database in the same run, one transaction per batch: the database's own limit. Throughput counts
 values (rows of ``reading``), not messages.
@@ -452,7 +454,7 @@ class _Devices:
 
 def _mqtt_path(db: Database, chunks: list[list[dict[str, Any]]], log: Log, url: str,
                expected: int) -> tuple[float, list[float], Pipeline]:
-    from citybrain.sensing.mqtt import MqttBridge
+    from citybrain.sensing.mqtt import bridge_for
 
     clock = SystemClock()
     timed = _TimedPipeline(Pipeline(db, clock))
@@ -460,8 +462,9 @@ def _mqtt_path(db: Database, chunks: list[list[dict[str, Any]]], log: Log, url: 
     client_id = f"citybrain-bench-{uuid.uuid4().hex[:8]}"
 
     async def main() -> float:
-        bridge = MqttBridge(url=url, database=db, clock=clock, pipeline=timed, client_id=client_id, prefix=prefix,
-                            batch_size=1000, batch_ms=50, session_expiry_s=60)
+        bridge = bridge_for(None, receiver=os.environ.get("CITYBRAIN_MQTT_RECEIVER"), url=url, database=db,
+                            clock=clock, pipeline=timed, client_id=client_id, prefix=prefix, batch_size=1000,
+                            batch_ms=50, session_expiry_s=60)
         await bridge.start()
         try:
             if not await asyncio.to_thread(bridge.subscribed.wait, 10):

@@ -51,10 +51,9 @@ class _Bridged:
 
 @contextlib.asynccontextmanager
 async def _bridged(db: Database, url: str, with_host: bool) -> AsyncIterator[_Bridged]:
-    """The app side as ``serve`` runs it: an ``MqttBridge`` (default batching) into the pipeline, whose
+    """The app side as ``serve`` runs it: the bridge (default batching) into the pipeline, whose
     ``readings.accepted`` feeds the in-process host; a topic prefix and client id of its own."""
-    from citybrain.sensing.mqtt import MqttBridge
-    from citybrain.sensing.mqtt_process import MqttProcessBridge
+    from citybrain.sensing.mqtt import bridge_for
 
     bus = InMemoryBus()
     clock = SystemClock()
@@ -63,9 +62,9 @@ async def _bridged(db: Database, url: str, with_host: bool) -> AsyncIterator[_Br
         await host.start()
     tag = uuid.uuid4().hex[:8]
     prefix = f"citybrain-bench/{tag}"
-    kind = MqttBridge if os.environ.get("CITYBRAIN_MQTT_RECEIVER") == "thread" else MqttProcessBridge
-    bridge = kind(url=url, database=db, clock=clock, pipeline=Pipeline(db, clock, bus),
-                  client_id=f"citybrain-bench-warning-{tag}", prefix=prefix, session_expiry_s=60)
+    bridge = bridge_for(None, receiver=os.environ.get("CITYBRAIN_MQTT_RECEIVER"), url=url, database=db, clock=clock,
+                        pipeline=Pipeline(db, clock, bus), client_id=f"citybrain-bench-warning-{tag}", prefix=prefix,
+                        session_expiry_s=60)
     await bridge.start()
     try:
         if not await asyncio.to_thread(bridge.subscribed.wait, 10):

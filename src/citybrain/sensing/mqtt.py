@@ -120,10 +120,11 @@ def hand_off(pipeline: Any, loop: asyncio.AbstractEventLoop | None, result: Any)
     asyncio.run_coroutine_threadsafe(publish(result), loop).result(timeout=30)
 
 
-def bridge_for(settings: Any, **options: Any) -> Any:
+def bridge_for(settings: Any, *, receiver: str | None = None, **options: Any) -> Any:
     """The bridge the app runs for ``settings``: with its network half (paho, batching, acknowledgements) in a
-    process of its own (``sensing.mqtt_process``), or with ``CITYBRAIN_MQTT_RECEIVER=thread`` in this one."""
-    if getattr(settings, "mqtt_receiver", "process") == "thread":
+    process of its own (``sensing.mqtt_process``), or with ``CITYBRAIN_MQTT_RECEIVER=thread`` (``receiver``
+    overrides the setting) in this one."""
+    if (receiver or getattr(settings, "mqtt_receiver", "process")) == "thread":
         return MqttBridge(settings, **options)
     from citybrain.sensing.mqtt_process import MqttProcessBridge
 
