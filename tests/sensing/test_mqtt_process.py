@@ -107,6 +107,28 @@ def test_a_killed_receiver_is_started_again_and_loses_nothing(broker_url: str) -
     asyncio.run(scenario())
 
 
+def test_a_message_from_the_receiver_that_cannot_be_read_costs_that_receiver_not_the_bridge(broker_url: str) -> None:
+    case, fake = Case(broker_url), FakePipeline()
+    bridge = receiver(case, fake)
+
+    async def scenario() -> None:
+        async with case.running(bridge):
+            first, conn = bridge.pid, bridge._conn
+            assert conn is not None
+
+            def garbled() -> Any:
+                raise ValueError("unpickling stack underflow")
+
+            conn.recv = garbled  # type: ignore[method-assign]  # the next message from the child is unreadable
+            await case.send_readings([wire("DEV-A", n, "garbled-") for n in range(10)])  # a message comes
+            await until(lambda: bridge.stats()["receiver_restarts"] == 1 and bridge.subscribed.is_set(),
+                        what="a new receiver")
+            assert bridge.pid != first
+            await until(lambda: len(fake.stored) == 10, what="the readings, redelivered to the new receiver")
+
+    asyncio.run(scenario())
+
+
 def test_messages_sent_while_it_is_stopped_arrive_when_it_starts_again(broker_url: str) -> None:
     case, fake = Case(broker_url), FakePipeline()
 

@@ -246,6 +246,9 @@ class MqttProcessBridge:
                 message = conn.recv()
             except (EOFError, OSError):
                 break
+            except Exception:  # a message that cannot be read: drop this child (it exits), start another
+                log.exception("mqtt: unreadable message from receiver process %s", self.pid)
+                break
             kind = message[0]
             if kind == "status":
                 stats, subscribed = message[1], message[2]
