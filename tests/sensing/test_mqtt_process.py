@@ -28,6 +28,13 @@ def receiver(case: Case, pipeline: Any, dead_letter: Any = None, **kw: Any) -> M
                              prefix=case.prefix, **(OPTIONS | kw))
 
 
+async def replaced(bridge: MqttProcessBridge, first: int | None) -> None:
+    """Another receiver process took over from ``first`` and has subscribed."""
+    await until(lambda: bridge.stats()["receiver_restarts"] == 1 and bridge.subscribed.is_set(),
+                what="a new receiver")
+    assert bridge.pid != first
+
+
 def test_the_app_runs_the_receiver_process_unless_told_a_thread() -> None:
     url = "mqtt://127.0.0.1:1883"
     assert isinstance(bridge_for(SimpleNamespace(mqtt_url=url, mqtt_receiver="process")), MqttProcessBridge)
@@ -98,9 +105,7 @@ def test_a_killed_receiver_is_started_again_and_loses_nothing(broker_url: str) -
             assert first is not None
             os.kill(first, signal.SIGKILL)  # whatever it held unacknowledged stays with the broker's session
             await case.send_readings([wire(f"DEV-{n % 3}", n, "b-") for n in range(100)])
-            await until(lambda: bridge.stats()["receiver_restarts"] == 1 and bridge.subscribed.is_set(),
-                        what="a new receiver")
-            assert bridge.pid != first
+            await replaced(bridge, first)
             await until(lambda: len(fake.stored) == 200, what="all 200 readings", timeout=20)
         assert {i["msg_id"] for i in fake.seen()} == set(fake.stored)  # nothing else arrived
 
@@ -121,9 +126,7 @@ def test_a_message_from_the_receiver_that_cannot_be_read_costs_that_receiver_not
 
             conn.recv = garbled  # type: ignore[method-assign]  # the next message from the child is unreadable
             await case.send_readings([wire("DEV-A", n, "garbled-") for n in range(10)])  # a message comes
-            await until(lambda: bridge.stats()["receiver_restarts"] == 1 and bridge.subscribed.is_set(),
-                        what="a new receiver")
-            assert bridge.pid != first
+            await replaced(bridge, first)
             await until(lambda: len(fake.stored) == 10, what="the readings, redelivered to the new receiver")
 
     asyncio.run(scenario())
