@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from citybrain.api import create_app
 from citybrain.auth import service as auth_service
 from citybrain.core.clock import SystemClock
-from citybrain.demo import DEMO_USERS, SimulatorService, ensure_demo_users
+from citybrain.demo import DEMO_USERS, SimulatorService, demo_services, ensure_demo_users
 from citybrain.sensing.bus_ingest import BusIngestor
 from citybrain.sensing.models import Reading
 
@@ -74,3 +74,14 @@ def test_the_demo_story_puts_dual_prevention_in_place_once(settings, database):
         assert (major.grade, major.supervised, major.status) == ("major", True, "rectifying")
         swept = hazards.sweep(session=s, now=now)
         assert any(item.due.kind == "escalation" for item in swept)  # overdue: the first sweep escalates it
+
+
+def test_the_demo_runs_the_services_citybrain_services_names(settings):
+    sim = SimulatorService(seed=1, devices=10)
+    names = [type(s).__name__ for s in demo_services(settings, sim)]  # all, by default, as serve runs them
+    assert names == ["BusIngestor", "RollupWorker", "RetentionService", "WarningHost", "FollowUpHost",
+                     "SimulatorService"]
+    chosen = settings.model_copy(update={"services": ("ingest", "followup")})
+    assert [type(s).__name__ for s in demo_services(chosen, sim)] == ["BusIngestor", "FollowUpHost", "SimulatorService"]
+    shared = settings.model_copy(update={"nats_url": "nats://127.0.0.1:4222"})  # the engine under the lease
+    assert "LeasedService" in [type(s).__name__ for s in demo_services(shared, sim)]

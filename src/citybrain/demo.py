@@ -27,14 +27,10 @@ from citybrain.auth import service as auth_service
 from citybrain.core.clock import SystemClock
 from citybrain.core.database import Database
 from citybrain.core.settings import Settings
-from citybrain.hosts import FollowUpHost
 from citybrain.incident import units_service
 from citybrain.org import service as org_service
 from citybrain.org.models import Enterprise
-from citybrain.sensing.bus_ingest import READINGS_IN, BusIngestor
-from citybrain.sensing.retention import RetentionService
-from citybrain.sensing.rollup import RollupWorker
-from citybrain.warning.flows import WarningHost
+from citybrain.sensing.bus_ingest import READINGS_IN
 from citybrain.warning.rules import service as rules_service
 
 log = logging.getLogger(__name__)
@@ -151,6 +147,16 @@ class SimulatorService:
         self.stats = await self.task
 
 
+def demo_services(settings: Settings, sim: SimulatorService) -> list[Any]:
+    """What the demo runs: the background services ``CITYBRAIN_SERVICES`` names (all by default) as ``serve``
+    runs them -- the warning engine under the lease when the bus is shared over NATS, the MQTT bridge when
+    ``CITYBRAIN_MQTT_URL`` is set (then the simulator's devices publish through the broker) -- and the
+    simulator last."""
+    from citybrain.worker import build_services
+
+    return [*build_services(settings, settings.services), sim]
+
+
 def run_demo(settings: Settings, database: Database, *, seed: int, devices: int | None, backfill_hours: float,
              console: Console) -> None:
     import uvicorn
@@ -165,12 +171,7 @@ def run_demo(settings: Settings, database: Database, *, seed: int, devices: int 
         if seeded:
             s.commit()
     sim = SimulatorService(seed=seed, devices=devices, backfill_hours=backfill_hours, mqtt_url=settings.mqtt_url)
-    services: list[Any] = [BusIngestor(), RollupWorker(), RetentionService(), WarningHost(), FollowUpHost()]
-    if settings.mqtt_url:  # devices (here: the simulator) reach the platform through the broker
-        from citybrain.sensing.mqtt import bridge_for
-
-        services.append(bridge_for(settings))
-    app = create_app(settings, database=database, clock=SystemClock(), services=[*services, sim])
+    app = create_app(settings, database=database, clock=SystemClock(), services=demo_services(settings, sim))
     table = Table(title="demo logins (also in " + str(Path(settings.data_dir) / "demo-logins.json") + ")")
     for col in ("username", "password", "who"):
         table.add_column(col)
