@@ -87,6 +87,11 @@ class BrokerUrl:
         )
 
 
+def client_id_for(broker: BrokerUrl, client_id: str | None, share: str | None) -> str:
+    """The bridge's client id: the one given, else the URL's ``?client_id=``, else ``default_client_id``."""
+    return client_id or broker.client_id or default_client_id(share or broker.share)
+
+
 def default_client_id(share: str | None, hostname: str | None = None) -> str:
     """``citybrain-bridge``, or with a share group ``citybrain-bridge-<host name>``: one id per node, the same
     after a restart, so a restarted node resumes its session and the messages queued in it."""
@@ -215,7 +220,7 @@ class MqttBridge:
             raise ValueError("CITYBRAIN_MQTT_URL is not set; the MQTT bridge needs a broker")
         self.broker = BrokerUrl.parse(url)
         self.share = share or self.broker.share
-        self.client_id = client_id or self.broker.client_id or default_client_id(self.share)
+        self.client_id = client_id_for(self.broker, client_id, self.share)
         self.database, self.clock, self.pipeline, self.dead_letter = database, clock, pipeline, dead_letter
         self.prefix = prefix
         self.batch_size, self.batch_ms = batch_size, batch_ms

@@ -42,7 +42,7 @@ from citybrain.sensing.mqtt import (
     DeadLetterWriter,
     IngestPipeline,
     MqttBridge,
-    default_client_id,
+    client_id_for,
     fill_from_app,
     hand_off,
 )
@@ -163,8 +163,7 @@ class MqttProcessBridge:
         if not url:
             raise ValueError("CITYBRAIN_MQTT_URL is not set; the MQTT bridge needs a broker")
         broker = BrokerUrl.parse(url)  # a bad URL is refused here, not in the child
-        share = options.get("share") or broker.share
-        self.client_id = options.get("client_id") or broker.client_id or default_client_id(share)
+        self.client_id = client_id_for(broker, options.get("client_id"), options.get("share"))
         self.url, self.options = url, {**options, "client_id": self.client_id}
         self.database, self.clock, self.pipeline, self.dead_letter = database, clock, pipeline, dead_letter
         self.restart_min_s, self.restart_max_s, self.startup_wait_s = restart_min_s, restart_max_s, startup_wait_s
