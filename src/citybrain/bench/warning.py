@@ -33,7 +33,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -195,14 +195,11 @@ def _history(db: Database, chunks: list[list[dict[str, Any]]], span_s: int, copi
     table = Reading.__table__
     written = 0
     t0 = time.perf_counter()
-    for copy in range(copies, 0, -1):
-        rows = []
-        for chunk in chunks:
-            for r in chunk:
-                ts = datetime.fromisoformat(r["ts"].replace("Z", "+00:00")) - timedelta(seconds=copy * span_s)
-                for q, v in (r.get("values") or {}).items():
-                    rows.append({"device_id": ids[r["device_id"]], "quantity": q, "ts": ts, "value": float(v),
-                                 "msg_id": f"{r.get('msg_id')}-h{copy}", "received_at": received})
+    for copy in range(copies, 0, -1):  # oldest first: in time order, as they would have arrived
+        rows = [{"device_id": ids[r["device_id"]], "quantity": q, "value": float(v), "msg_id": r["msg_id"],
+                 "ts": datetime.fromisoformat(r["ts"].replace("Z", "+00:00")), "received_at": received}
+                for chunk in _shift(chunks, -copy * span_s, f"h{copy}") for r in chunk
+                for q, v in (r.get("values") or {}).items()]
         with db.engine.begin() as conn:
             for i in range(0, len(rows), 20_000):
                 conn.execute(sa.insert(table), rows[i:i + 20_000])
@@ -264,8 +261,8 @@ def run(*, log: Log, devices: int | None = None, seconds: int | None = None, bac
         paced = asyncio.run(_paced(db, chunks, rate, log))
         log(f"{len(paced['latencies'])} warning changes timed; throughput runs (off, on, on, off) …")
         off, on = _abba(lambda c, rules, _i: asyncio.run(_flat_out(db, c, with_rules=rules)), chunks, seconds + 3600)
-        return {"benchmark": "warning", "mode": "in-process", "history_copies": history,
-                **_figures(db, devices, n_rules, chunks, rate, paced, off, on)}
+        return {"benchmark": "warning", "mode": "in-process",
+                **_figures(db, devices, n_rules, chunks, rate, paced, off, on, history)}
 
 
 def _delta(before: float | None, after: float | None) -> float | None:
@@ -273,7 +270,7 @@ def _delta(before: float | None, after: float | None) -> float | None:
 
 
 def _figures(db: Database, devices: int, n_rules: int, chunks: list[list[dict[str, Any]]], rate: float,
-             paced: dict[str, Any], off_run: dict[str, Any], on_run: dict[str, Any]) -> dict[str, Any]:
+             paced: dict[str, Any], off_run: dict[str, Any], on_run: dict[str, Any], history: int) -> dict[str, Any]:
     """The figures both modes report. ``ingest_cpu_ratio``: the ingesting process's CPU seconds without the
     engine over those with it, for the same readings (1.0: the engine costs the ingest process nothing),
     which, unlike ``ratio``, does not depend on what else the machine's cores are doing."""
@@ -282,6 +279,7 @@ def _figures(db: Database, devices: int, n_rules: int, chunks: list[list[dict[st
     cpu_off, cpu_on = off_run["cpu_s"]["bench"], on_run["cpu_s"]["bench"]
     return {
         "backend": db.dialect,
+        "history_copies": history,
         "devices": devices,
         "rules": n_rules,
         "readings": sum(map(len, chunks)),

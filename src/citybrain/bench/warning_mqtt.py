@@ -154,10 +154,10 @@ def run_mqtt(*, log: Log, devices: int, seconds: int, backend: str | None, rate:
             log(f"{len(paced['latencies'])} warning changes timed; throughput runs (off, on, on, off) …")
             off, on = _abba(lambda c, rules, _i: asyncio.run(_flat_out_mqtt(db, c, url, with_rules=rules)),
                             chunks, seconds + 3600)
-            return {"benchmark": "warning", "mode": "mqtt", "history_copies": history,
+            return {"benchmark": "warning", "mode": "mqtt",
                     "broker": ("a private mosquitto: " + BROKER_CONF.split("\n", 1)[1].strip().replace("\n", "; ")
                                if broker is not None else redact(url)),
-                    **_figures(db, devices, n_rules, chunks, rate, paced, off, on), "bridge": paced["bridge"]}
+                    **_figures(db, devices, n_rules, chunks, rate, paced, off, on, history), "bridge": paced["bridge"]}
     finally:
         if broker is not None:
             broker.close()

@@ -215,6 +215,6 @@ def run_worker(*, log: Log, devices: int, seconds: int, backend: str | None, rat
         off, on = _abba(lambda c, rules, i: asyncio.run(_flat_out_worker(db, c, nats_url, f"{tag}{i}", workdir,
                                                                          with_rules=rules)),
                         chunks, seconds + 3600)
-        return {"benchmark": "warning", "mode": "worker", "nats": redact(nats_url), "history_copies": history,
-                **_figures(db, devices, n_rules, chunks, rate, paced, off, on),
+        return {"benchmark": "warning", "mode": "worker", "nats": redact(nats_url),
+                **_figures(db, devices, n_rules, chunks, rate, paced, off, on, history),
                 "worker_trailed_s": round(on["trailed"], 3)}  # from the last batch stored until the worker drained
