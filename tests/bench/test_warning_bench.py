@@ -21,7 +21,7 @@ from tests.support import server_url
 
 KEYS = {"benchmark", "mode", "backend", "readings", "warning_changes", "p50_ms", "p99_ms", "ingest_per_s_rules_off",
         "ingest_per_s_rules_on", "ratio", "ingest_cpu_ratio", "cpu_s_rules_off", "cpu_s_rules_on", "engine_errors",
-        "host"}
+        "host", "engine_mode"}
 NATS = os.environ.get("CITYBRAIN_TEST_NATS_URL", "nats://127.0.0.1:4222")
 MQTT = os.environ.get("CITYBRAIN_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
 
@@ -45,6 +45,8 @@ def test_in_process(database: Database) -> None:
     result = run(backend=database.url, history=2)
     check(result)
     assert result["mode"] == "in-process" and result["history_copies"] == 2
+    # the embedded default evaluates readings in the transaction that stores them
+    assert result["engine_mode"] == ("inline" if database.dialect == "sqlite" else "subscriber")
     # off, on, on, off: two timed runs per mode
     assert [len(result["runs_per_s"][k]) for k in ("rules_off", "rules_on")] == [2, 2]
     with database.session() as s:  # each earlier copy holds every value of the readings, once
@@ -89,7 +91,7 @@ def test_with_the_host_in_a_worker_process(database: Database) -> None:
         pytest.skip(f"no NATS server at {NATS}; CI's strict mode fails this skip")
     result = run(backend=database.url, worker=True, nats=NATS)
     check(result)
-    assert result["mode"] == "worker" and result["worker_trailed_s"] >= 0
+    assert result["mode"] == "worker" and result["worker_trailed_s"] >= 0 and result["engine_mode"] == "subscriber"
     assert result["cpu_s_rules_on"]["worker"] > 0  # the engine's work was done in the worker process
 
 
@@ -98,6 +100,7 @@ def test_with_the_readings_published_over_mqtt(database: Database) -> None:
     result = run(backend=database.url, mqtt=True, mqtt_url=url)
     check(result)
     assert result["mode"] == "mqtt" and result["broker"] == url
+    assert result["engine_mode"] == ("inline" if database.dialect == "sqlite" else "subscriber")
     bridge = result["bridge"]  # every reading of the latency run came in through the bridge, none refused
     assert bridge["received"] == bridge["stored"] == result["readings"] and bridge["rejected"] == 0
 

@@ -23,6 +23,7 @@ from citybrain.sensing.pipeline import (
     Undecodable,
     decode,
     dedupe,
+    on_stored,
     parse_ts,
     validate,
 )
@@ -309,3 +310,86 @@ async def _publish_scenario(database: Database, clock: Any, t0: datetime) -> Non
     assert subject == ACCEPTED_SUBJECT
     assert [(m["device_id"], m["values"], m["type"]) for m in message] == [("GAS-1", {"methane": 1.0},
                                                                              "gas_methane")]
+
+
+def _notes(session: Any) -> list[str]:
+    return list(session.scalars(sa.select(DeadLetter.reason).where(DeadLetter.source == "hook")
+                                .order_by(DeadLetter.id)))
+
+
+def test_stored_hooks_run_in_the_batchs_transaction_and_their_follow_up_after_it(
+        database: Database, clock: Any, fleet: dict[str, int], t0: datetime) -> None:
+    seen: list[Any] = []
+    done: list[str] = []
+
+    def note(session: Any, readings: list[dict[str, Any]]) -> Any:
+        # what the hook writes shares the batch's transaction: the batch's rows are visible to it
+        stored = session.scalar(sa.select(sa.func.count()).select_from(Reading))
+        seen.append(([r["device_id"] for r in readings], stored))
+        session.add(DeadLetter(received_at=clock.now(), source="hook", reason=f"saw {stored}", payload="{}"))
+
+        async def then() -> None:
+            done.append("first")
+
+        return then
+
+    def broken(session: Any, readings: list[dict[str, Any]]) -> Any:
+        session.add(DeadLetter(received_at=clock.now(), source="hook", reason="broken", payload="{}"))
+        session.flush()
+        raise RuntimeError("this hook fails after writing")
+
+    def last(session: Any, readings: list[dict[str, Any]]) -> Any:
+        async def then() -> None:
+            done.append("last")
+
+        return then
+
+    removers = [on_stored(database, h) for h in (note, broken, last)]
+    try:
+        pipe = Pipeline(database, clock, InMemoryBus())
+        result = pipe.ingest([reading("GAS-1", t0, 1.0), reading("NOPE", t0, 1.0)], source="t")
+        assert (result.accepted, seen) == (1, [(["GAS-1"], 1)])
+        with database.session() as s:
+            # the failing hook's write is rolled back to its savepoint; the readings and the others' stay
+            assert _notes(s) == ["saw 1"]
+            assert s.scalar(sa.select(sa.func.count()).select_from(Reading)) == 1
+        assert done == []  # follow-ups wait for the hand-off, after the commit
+        asyncio.run(pipe.publish(result))
+        assert done == ["first", "last"]
+
+        assert pipe.ingest([reading("GAS-1", t0, 1.0)], source="t").after == []  # a duplicate: no hook runs
+        removers[0]()
+        pipe.ingest([reading("GAS-1", t0 + timedelta(minutes=1), 2.0)], source="t")
+        assert len(seen) == 1  # removed
+    finally:
+        for remove in removers:
+            remove()
+
+
+def test_a_failing_follow_up_does_not_fail_the_hand_off(database: Database, clock: Any, fleet: dict[str, int],
+                                                         t0: datetime) -> None:
+    def hook(session: Any, readings: list[dict[str, Any]]) -> Any:
+        async def then() -> None:
+            raise RuntimeError("publishing failed")
+
+        return then
+
+    remove = on_stored(database, hook)
+    try:
+        got: list[Any] = []
+
+        async def scenario() -> None:
+            bus = InMemoryBus()
+
+            async def handler(subject: str, message: Any) -> None:
+                got.append(subject)
+
+            await bus.subscribe("readings.*", handler)
+            result = await Pipeline(database, clock, bus).submit([reading("GAS-1", t0, 1.0)], source="t")
+            await bus.close()
+            assert result.accepted == 1
+
+        asyncio.run(scenario())
+        assert got == [ACCEPTED_SUBJECT]
+    finally:
+        remove()

@@ -6,6 +6,7 @@ import asyncio
 import json
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from citybrain.core.bus import InMemoryBus
@@ -273,3 +274,91 @@ def test_a_failing_incident_step_keeps_the_stored_warning_and_the_sweep_retries(
     with database.session() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Incident)) == 1
         assert s.scalar(sa.select(Warning.state)) == "firing"
+
+
+def _warnings(database) -> list:
+    with database.session() as s:
+        return [(w.rule_key, w.state, w.level) for w in s.scalars(sa.select(Warning).order_by(Warning.id))]
+
+
+@pytest.mark.parametrize("inline", [None, False])
+def test_where_readings_meet_the_engine(database, clock, fleet, inline):
+    """By default on SQLite with the in-process bus a batch's warnings are stored in the batch's own
+    transaction; otherwise (PostgreSQL, or asked) the engine reads readings.accepted and stores them after."""
+    from citybrain.sensing.pipeline import Pipeline
+
+    with database.session() as s:
+        rules.create(session=s, now=clock.now(), principal=None, data=METHANE_RULE)
+    expect_inline = inline is None and database.dialect == "sqlite"
+    seen: list = []
+
+    async def scenario() -> None:
+        bus = InMemoryBus()
+
+        async def collect(_s, msg):
+            seen.extend(msg)
+
+        await bus.subscribe(CHANGED_SUBJECT, collect)
+        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False, inline=inline)
+        await host.start()
+        assert host.status()["mode"] == ("inline" if expect_inline else "subscriber")
+        pipe = Pipeline(database, clock, bus)
+        result = await asyncio.to_thread(pipe.ingest, [reading("GAS-1", clock.now(), 90.0)], source="t")
+        stored_with_readings = _warnings(database)
+        await pipe.publish(result)
+        await bus.drain()
+        await host.idle()
+        await host.stop()
+        assert stored_with_readings == ([("methane-lel", "firing", 1)] if expect_inline else [])
+
+    run(scenario())
+    assert _warnings(database) == [("methane-lel", "firing", 1)]
+    assert [(w["rule"], w["level"]) for w in seen] == [("methane-lel", "red")]  # published once, either way
+
+
+def test_inline_evaluation_is_refused_on_postgresql(database, clock, fleet):
+    host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False, inline=True)
+    if database.dialect == "sqlite":
+        run(host.start())
+        assert host.status()["mode"] == "inline"
+        run(host.stop())
+        return
+    with pytest.raises(ValueError, match="SQLite"):
+        run(host.start())
+
+
+def test_a_failure_storing_warnings_keeps_the_readings(database, clock, fleet, monkeypatch):
+    """Storing a batch's warnings fails (inline on SQLite, in the subscriber on PostgreSQL): the readings are
+    stored all the same, and the engine carries on."""
+    from citybrain.sensing.models import Reading
+    from citybrain.sensing.pipeline import Pipeline
+
+    with database.session() as s:
+        rules.create(session=s, now=clock.now(), principal=None, data=METHANE_RULE)
+    t0 = clock.now()
+
+    async def scenario() -> None:
+        bus = InMemoryBus()
+        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False)
+        await host.start()
+        pipe = Pipeline(database, clock, bus)
+        real = host._store
+
+        def failing(session, signals):
+            real(session, signals)  # written, then refused: the savepoint undoes it
+            raise RuntimeError("warning store unavailable")
+
+        monkeypatch.setattr(host, "_store", failing)
+        first = await pipe.submit([reading("GAS-1", t0, 90.0)], source="t")
+        await bus.drain()
+        monkeypatch.setattr(host, "_store", real)
+        second = await pipe.submit([reading("GAS-1", t0 + timedelta(minutes=1), 30.0)], source="t")
+        await bus.drain()
+        await host.stop()
+        assert (first.accepted, second.accepted) == (1, 1)
+
+    run(scenario())
+    with database.session() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Reading)) == 2
+    # the red signal was lost with its transaction; the engine moved on, and the next change is stored
+    assert _warnings(database) == [("methane-lel", "firing", 3)]

@@ -161,6 +161,8 @@ def test_engine_status_reports_isolated_failures(wadmin, fleet, clock, warning_a
     host = warning_app.state.cache["warning.host"]
     status = wadmin.get(f"{API}/warning-engine/status").json()
     assert status["running"] is True and status["errors"] == {}
+    # where readings meet the engine: in their own transaction on the embedded default
+    assert status["mode"] == ("inline" if warning_app.state.db.dialect == "sqlite" else "subscriber")
     wadmin.post(f"{API}/warning-rules", json=METHANE_RULE)
     wadmin.portal.call(host.tick)
     runtime = host.engine.runtimes["methane-lel"]

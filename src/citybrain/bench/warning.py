@@ -9,13 +9,16 @@ through the run. Latency is measured per warning change, from the moment the bat
 triggering reading was handed to the pipeline to the moment the change arrives on the bus subject the
 API's ``/stream/warnings`` forwards (the SSE hop itself adds the HTTP write only).
 
-``ratio``: the same readings ingested as fast as possible with the warning host subscribed (and
-drained: every reading evaluated, every change stored) versus with no host — the cost of rules and
-detectors on ingest throughput. That ratio depends on what else the machine's cores do, so both modes
-also report the CPU seconds of the ingesting process (and of the worker) during those runs, and
-``ingest_cpu_ratio``: the ingesting process's CPU without the engine over its CPU with it.
+``ratio``: the same readings ingested as fast as possible with the warning host running (and drained:
+every reading evaluated, every change stored and followed up) versus with no host — the cost of rules and
+detectors on ingest throughput. ``engine_mode`` says where the host met the readings: ``inline``, in the
+transaction that stored them (SQLite with the in-process bus), or ``subscriber``, on the bus.
 
-Both modes must meet the same table. A reading's cost grows with the ``reading`` table's indexes until
+That ratio depends on what else the machine's cores do, so every mode also reports the CPU seconds of
+the ingesting process (and of the worker) during those runs, and ``ingest_cpu_ratio``: the ingesting
+process's CPU without the engine over its CPU with it.
+
+Every mode must meet the same table. A reading's cost grows with the ``reading`` table's indexes until
 each (device, quantity) series has leaf pages of its own (on this fleet about 300,000 rows, where it is
 about twice what it is on an empty table), so before anything is timed the table is given four hours of
 the fleet's history (``HISTORY_COPIES`` earlier copies of the readings, as rows), and the throughput runs
@@ -137,8 +140,10 @@ async def _paced(db: Database, chunks: list[list[dict[str, Any]]], rate: float, 
     await sub.close()
     await host.stop()
     await bus.close()
+    status = host.status()
     return {"latencies": latencies, "elapsed": elapsed, "offered": values / elapsed, "max_lag_s": lag,
-            "stats": dict(host.stats), "errors": {k: v.last_message for k, v in host.engine.errors.items()}}
+            "stats": status["stats"], "errors": {k: e["last_message"] for k, e in status["errors"].items()},
+            "engine_mode": status["mode"]}
 
 
 async def _flat_out(db: Database, chunks: list[list[dict[str, Any]]], with_rules: bool) -> dict[str, Any]:
@@ -158,8 +163,7 @@ async def _flat_out(db: Database, chunks: list[list[dict[str, Any]]], with_rules
     if host is not None:
         while host.stats["readings"] < total:
             await asyncio.sleep(0.002)
-        async with host.lock:  # the last batch's warnings are stored
-            pass
+        await host.idle()  # the last batch's warnings are stored and followed up
     elapsed = time.perf_counter() - t0
     cpu1 = _cpu_s()
     if host is not None:
@@ -279,6 +283,7 @@ def _figures(db: Database, devices: int, n_rules: int, chunks: list[list[dict[st
     cpu_off, cpu_on = off_run["cpu_s"]["bench"], on_run["cpu_s"]["bench"]
     return {
         "backend": db.dialect,
+        "engine_mode": paced.get("engine_mode", "subscriber"),
         "history_copies": history,
         "devices": devices,
         "rules": n_rules,

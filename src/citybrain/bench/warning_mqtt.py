@@ -81,8 +81,7 @@ async def _evaluated(host: WarningHost, total: int, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while host.stats["readings"] < total and time.monotonic() < deadline:
         await asyncio.sleep(0.005)
-    async with host.lock:  # the last batch's warnings are stored
-        pass
+    await host.idle()  # the last batch's warnings are stored and followed up
 
 
 async def _paced_mqtt(db: Database, chunks: list[list[dict[str, Any]]], rate: float, url: str) -> dict[str, Any]:
@@ -106,14 +105,14 @@ async def _paced_mqtt(db: Database, chunks: list[list[dict[str, Any]]], rate: fl
         await asyncio.sleep(0.2)
         elapsed = time.monotonic() - sent["start"]
         await sub.close()
-        stats = dict(rig.host.stats)
-        errors = {k: v.last_message for k, v in rig.host.engine.errors.items()}
+        status = rig.host.status()
+        errors = {k: e["last_message"] for k, e in status["errors"].items()}
     bridge = rig.bridge.stats()  # once stopped: the receiver process's last counts are in
     entered = {(r["device_id"], r["ts"]): t for r, t in zip(readings, sent["sent"], strict=True)}
     latencies = [(t - entered[key]) * 1000 for key, t in arrived if key in entered]
     values = sum(len(r.get("values") or {}) for r in readings)
     return {"latencies": latencies, "elapsed": elapsed, "offered": values / elapsed, "max_lag_s": sent["max_lag_s"],
-            "stats": stats, "errors": errors, "bridge": bridge}
+            "stats": status["stats"], "errors": errors, "bridge": bridge, "engine_mode": status["mode"]}
 
 
 async def _flat_out_mqtt(db: Database, chunks: list[list[dict[str, Any]]], url: str,

@@ -14,16 +14,23 @@ values. Per value the database writes the raw row, plus one latest row per devic
 also counts how many readings in a row carried the latest value (``repeats``). The 10-minute and hour
 roll-ups are folded from the raw rows after a watermark by ``sensing.rollup`` (off this path; only
 rows really inserted ever count there too).
+
+A consumer that must see every stored reading in the same transaction (the warning engine on the
+embedded default, ``warning.flows.WarningHost``) registers a hook with ``on_stored``: it runs after
+the stages, inside a savepoint, and may hand back work for after the commit (``IngestResult.after``,
+run by ``publish``). A hook that raises is rolled back to its savepoint and logged; the readings are
+stored all the same.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -41,6 +48,7 @@ from citybrain.sensing.models import DeadLetter, Device, DeviceTypeRow
 from citybrain.sensing.rollup import hold_back_horizon
 from citybrain.sensing.types import DEVICE_TYPES, DeviceType
 
+log = logging.getLogger(__name__)
 ACCEPTED_SUBJECT = "readings.accepted"
 MAX_FUTURE = timedelta(minutes=5)
 VALUE_KEY = ""  # a reading's single "value" before its type names the quantity
@@ -73,12 +81,19 @@ class Rejection:
                 "field": self.field, "message": self.message}
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+# ``hook(session, readings)`` in the transaction that stored ``readings`` (the hand-off's dicts)
+StoredHook = Callable[[Session, list[dict[str, Any]]], AfterCommit | None]
+
+
 @dataclass(slots=True)
 class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     readings: list[dict[str, Any]] = field(default_factory=list)  # what the hand-off publishes
+    # what stored hooks (``on_stored``) left to do once the batch is committed; ``publish`` runs it
+    after: list[AfterCommit] = field(default_factory=list, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "duplicates": self.duplicates,
@@ -595,6 +610,38 @@ def load_types(session: Session) -> dict[str, DeviceType]:
     return types
 
 
+# -- stored hooks ------------------------------------------------------------------------------------
+
+_STORED_HOOKS: weakref.WeakKeyDictionary[Database, list[StoredHook]] = weakref.WeakKeyDictionary()
+
+
+def on_stored(database: Database, hook: StoredHook) -> Callable[[], None]:
+    """Run ``hook`` in every transaction of this process's pipelines that stores readings in ``database``;
+    returns the function that removes it."""
+    hooks = _STORED_HOOKS.setdefault(database, [])
+    hooks.append(hook)
+
+    def remove() -> None:
+        if hook in hooks:
+            hooks.remove(hook)
+
+    return remove
+
+
+def _run_hooks(database: Database, session: Session, readings: list[dict[str, Any]]) -> list[AfterCommit]:
+    after: list[AfterCommit] = []
+    for hook in list(_STORED_HOOKS.get(database, ())):
+        try:
+            with session.begin_nested():
+                then = hook(session, readings)
+        except Exception:  # noqa: BLE001 -- rolled back to the savepoint; the readings are stored regardless
+            log.exception("a stored-readings hook failed; the batch is stored without its work")
+            continue
+        if then is not None:
+            after.append(then)
+    return after
+
+
 # -- the pipeline ------------------------------------------------------------------------------------
 
 
@@ -625,12 +672,21 @@ class Pipeline:
                           last_seen=self.last_seen_inline)
             for stage in self.STAGES:
                 stage(batch)
-        return batch.result()
+            result = batch.result()
+            if result.readings:
+                result.after = _run_hooks(self.database, session, result.readings)
+        return result
 
     async def publish(self, result: IngestResult) -> None:
-        """The hand-off: stored readings go to the warning engine (after the commit, never before)."""
+        """The hand-off: stored readings go on the bus (after the commit, never before), then what stored hooks
+        left for after the commit runs, in order. Neither fails the batch: it is stored."""
         if self.bus is not None and result.readings:
             await self.bus.publish(ACCEPTED_SUBJECT, result.readings)
+        for after in result.after:
+            try:
+                await after()
+            except Exception:  # noqa: BLE001 -- the batch is stored; the hook's owner has its own catch-up
+                log.exception("work after storing a batch failed")
 
     async def submit(self, items: list[Any], *, source: str, device_key: str | None = None) -> IngestResult:
         """``ingest`` off the event loop, then ``publish``."""

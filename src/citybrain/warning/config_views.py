@@ -209,8 +209,4 @@ def engine_status(request: Request, _: Permitted("warning:read"), session: DbSes
     host = request.app.state.cache.get("warning.host")
     if host is None:  # not here: running elsewhere while another process holds a live lease
         return {"running": bool(where["lease"] and where["lease"]["live"]), "here": False, **where}
-    errors = {key: {"count": f.count, "last_message": f.last_message, "last_subject": f.last_subject,
-                    "last_at": f.last_at} for key, f in host.engine.errors.items()}
-    return {"running": True, "here": True, **where, "rules": len(host.engine.runtimes), "stats": dict(host.stats),
-            "event_time": host.event_time, "rules_now": host.rules_now(), "errors": errors,
-            "dropped_rules": list(getattr(host.engine, "dropped", []) or [])}
+    return {"running": True, "here": True, **where, **host.status()}

@@ -6,9 +6,19 @@
     fingerprint, suppress, group) → warnings.changed on the bus → automatic incidents → outbox (plan)
     → notifiers (deliver)
 
-The rule engine is pure and runs on the event loop; database work runs in a worker thread, one unit
-of work at a time (a lock), so warnings of one fingerprint never race. A timer loop lets time pass for
-the rules (no-data, for-durations, windows), escalates unacknowledged warnings, re-decides
+Where readings meet the engine depends on the deployment:
+
+- **inline** (the embedded default: SQLite and the in-process bus): the engine evaluates each batch in
+  the transaction that stores it (``sensing.pipeline.on_stored``), so a batch's warnings are committed
+  with its readings and published right after the commit. SQLite has one writer at a time; a warning
+  stored in a transaction of its own would wait behind the next batch, and the two would take turns.
+- **subscriber** (PostgreSQL, or a shared bus such as NATS, where the engine may run in a worker of its
+  own): the engine reads ``readings.accepted`` and stores what it finds in a transaction of its own.
+
+The rule engine is pure; whatever touches it holds ``engine_lock`` (always the innermost lock: nothing
+waits for the database's write turn while holding it), and signals are stored in the order the engine
+produced them. The host's own units of database work take turns (an asyncio lock). A timer loop lets time
+pass for the rules (no-data, for-durations, windows), escalates unacknowledged warnings, re-decides
 suppression as silences start and end, opens automatic incidents the stream's own step missed, plans and
 delivers notifications, and saves the engine's state so a restart carries on where it stopped.
 """
@@ -20,6 +30,7 @@ import base64
 import contextlib
 import json
 import logging
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -30,14 +41,14 @@ import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from citybrain.core.bus import Bus, Subscription
+from citybrain.core.bus import Bus, InMemoryBus, Subscription
 from citybrain.core.clock import Clock
 from citybrain.core.database import Database
 from citybrain.incident import drills, tasks_service
 from citybrain.incident.flows import auto_incident_from_warning, sweep_auto_incidents, wants_incident
 from citybrain.org.models import Department
 from citybrain.sensing.models import Asset, Device
-from citybrain.sensing.pipeline import ACCEPTED_SUBJECT
+from citybrain.sensing.pipeline import ACCEPTED_SUBJECT, AfterCommit, on_stored
 from citybrain.warning import notify, outbox, service
 from citybrain.warning.config import EngineConfig, load_config
 from citybrain.warning.models import EngineState, Warning
@@ -107,8 +118,10 @@ class WarningHost:
 
     def __init__(self, database: Database | None = None, clock: Clock | None = None, bus: Bus | None = None, *,
                  tick_s: float = 1.0, snapshot_s: float = 30.0,
-                 suppression_s: float = 5.0, deliver: bool = True,
+                 suppression_s: float = 5.0, deliver: bool = True, inline: bool | None = None,
                  notifier_factory: Callable[[str, Mapping[str, Any]], Notifier] | None = None) -> None:
+        """``inline``: evaluate readings in the transaction that stores them (see the module docstring); by
+        default when the database is SQLite and the bus is the in-process one."""
         self.database: Database = database  # type: ignore[assignment]  # set by start(app) when None
         self.clock: Clock = clock  # type: ignore[assignment]
         self.bus: Bus = bus  # type: ignore[assignment]
@@ -120,8 +133,12 @@ class WarningHost:
         self.directory = service.Directory()
         self.rules_revision: tuple[int, str] | None = None
         self.lock = asyncio.Lock()
+        self.engine_lock = threading.RLock()
+        self.inline = inline
         self.subscription: Subscription | None = None
+        self._unhook: Callable[[], None] | None = None
         self.task: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Task[None]] = set()  # automatic incidents of inline warnings
         self.stats = {"readings": 0, "observations": 0, "signals": 0, "warnings_changed": 0, "notifications": 0,
                       "ticks": 0, "errors": 0}
         self._last_snapshot = 0.0
@@ -143,15 +160,28 @@ class WarningHost:
         loop = asyncio.get_running_loop()
         if self.notifier_factory is None:
             self.notifier_factory = default_notifier_factory(self.bus, loop)
-        self.subscription = await self.bus.subscribe(ACCEPTED_SUBJECT, self.handle, durable="warning-engine")
+        if self.inline is None:
+            self.inline = self.database.dialect == "sqlite" and isinstance(self.bus, InMemoryBus)
+        elif self.inline and self.database.dialect != "sqlite":
+            # concurrent batches commit in any order there, so a batch's warnings could be stored from a
+            # state another batch had not yet committed: one consumer of readings.accepted orders them
+            raise ValueError("inline evaluation needs SQLite's single writer; on PostgreSQL the engine subscribes")
+        if self.inline:
+            self._unhook = on_stored(self.database, self._on_stored)
+        else:
+            self.subscription = await self.bus.subscribe(ACCEPTED_SUBJECT, self.handle, durable="warning-engine")
         self.task = asyncio.create_task(self._timer(), name="warning-timer")
         if app is not None:
             app.state.cache["warning.host"] = self
 
     async def stop(self) -> None:
+        if self._unhook is not None:
+            self._unhook()
+            self._unhook = None
         if self.subscription is not None:
             await self.subscription.close()
             self.subscription = None
+        await self.idle()
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -168,7 +198,8 @@ class WarningHost:
             self.contexts = load_contexts(session)
             self.config = load_config(session=session)
             self.codes = service.department_codes(session=session)
-            self._rebuild(session, force=True)
+            with self.engine_lock:
+                self._rebuild(session, force=True)
         self._last_snapshot = time.monotonic()  # just loaded: the next snapshot is due a full interval on
 
     def _rebuild(self, session: Session, *, force: bool = False) -> bool:
@@ -199,10 +230,14 @@ class WarningHost:
         return True
 
     async def _snapshot_now(self) -> None:
-        """The engine's state taken on the event loop, where ``handle`` observes readings (a worker thread
-        could see it half-updated), then stored from a thread without holding up the readings' warnings."""
-        snap = _encode(self.engine.snapshot())
+        """The engine's state taken under ``engine_lock`` (never half-updated), then stored without it, so
+        readings' warnings are not held up while it is written."""
+        snap = await anyio.to_thread.run_sync(self._take_snapshot)
         await anyio.to_thread.run_sync(self._write_snapshot, snap)
+
+    def _take_snapshot(self) -> dict[str, Any]:
+        with self.engine_lock:
+            return _encode(self.engine.snapshot())
 
     def _write_snapshot(self, snap: dict[str, Any]) -> None:
         now = self.clock.now()
@@ -218,51 +253,94 @@ class WarningHost:
     # -- the stream --------------------------------------------------------------------------------
 
     async def handle(self, _subject: str, message: Any) -> None:
-        readings = message if isinstance(message, list) else [message]
-        missing = {r.get("device_id") for r in readings if isinstance(r, dict)} - self.contexts.keys()
-        missing.discard(None)
-        if missing:
-            found = await anyio.to_thread.run_sync(self._load_some, missing)
-            self.contexts.update(found)
-        obs = observations((r for r in readings if isinstance(r, dict)), self.contexts)
-        if obs:
-            newest = max(o.ts for o in obs)
-            if self.event_time is None or newest > self.event_time:
-                self.event_time, self.event_seen_at = newest, self.clock.now()
-        self.stats["readings"] += len(readings)
-        self.stats["observations"] += len(obs)
-        signals = self.engine.observe(obs)
-        if signals:
-            await self.apply(signals)
-
-    def _load_some(self, keys: Iterable[str]) -> dict[str, DeviceContext]:
-        with self.database.session() as session:
-            return load_contexts(session, keys)
-
-    async def apply(self, signals: list[Signal]) -> list[dict[str, Any]]:
-        """Store the signals' effects and publish the changed warnings on ``warnings.changed``; then open the
-        incidents of warnings whose rule asks for one, in a transaction of their own (the warning is not kept
-        waiting for a plan's tasks; should that step not run, the timer's sweep catches up)."""
-        self.stats["signals"] += len(signals)
+        """The subscriber's step: one batch of ``readings.accepted`` evaluated and its warnings stored in a
+        transaction of the host's own, then published."""
+        readings = [r for r in (message if isinstance(message, list) else [message]) if isinstance(r, dict)]
         async with self.lock:
-            changed, due = await anyio.to_thread.run_sync(self._apply, signals)
-            if changed:
-                self.stats["warnings_changed"] += len(changed)
-                await self.bus.publish(CHANGED_SUBJECT, changed)
-            if due:
-                await anyio.to_thread.run_sync(self._open_incidents, due)
-        return changed
+            changed, due = await anyio.to_thread.run_sync(self._evaluate_alone, readings)
+            await self._announce(changed, due)
 
-    def _apply(self, signals: list[Signal]) -> tuple[list[dict[str, Any]], list[int]]:
-        now = self.clock.now()
+    def _evaluate_alone(self, readings: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
         with self.database.writing(), self.database.session() as session:
-            applied = service.apply_signals(session=session, signals=signals, now=now, directory=self.directory,
-                                            config=self.config)
-            codes = self.codes or service.department_codes(session=session)
-            changed = [service.as_dict(w, departments=codes) for w in applied.warnings]
-            due = [w.id for w in applied.warnings if wants_incident(w)]
+            out = self._evaluate(session, readings)
             session.commit()
-        return [_wire(d) for d in changed], due
+        return out
+
+    def _on_stored(self, session: Session, readings: list[dict[str, Any]]) -> AfterCommit | None:
+        """The inline step, in the transaction that stored ``readings``: their warnings are stored there too,
+        and published (and their automatic incidents opened) once it has committed."""
+        changed, due = self._evaluate(session, readings)
+        if not changed and not due:
+            return None
+
+        async def after() -> None:
+            await self._announce(changed, due, wait=False)
+
+        return after
+
+    def _evaluate(self, session: Session, readings: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
+        """Readings → observations → rules → stored warnings, in ``session`` (the caller commits)."""
+        with self.engine_lock:
+            missing = {r.get("device_id") for r in readings} - self.contexts.keys()
+            missing.discard(None)
+            if missing:
+                self.contexts.update(load_contexts(session, missing))
+            obs = observations(readings, self.contexts)
+            if obs:
+                newest = max(o.ts for o in obs)
+                if self.event_time is None or newest > self.event_time:
+                    self.event_time, self.event_seen_at = newest, self.clock.now()
+            self.stats["readings"] += len(readings)
+            self.stats["observations"] += len(obs)
+            signals = self.engine.observe(obs)
+            return self._store(session, signals) if signals else ([], [])
+
+    def _store(self, session: Session, signals: list[Signal]) -> tuple[list[dict[str, Any]], list[int]]:
+        """The signals' effects in ``session`` (the caller holds ``engine_lock``, so signals are stored in the
+        order the engine produced them): the changed warnings as sent, and those wanting an incident."""
+        self.stats["signals"] += len(signals)
+        applied = service.apply_signals(session=session, signals=signals, now=self.clock.now(),
+                                        directory=self.directory, config=self.config)
+        codes = self.codes or service.department_codes(session=session)
+        changed = [_wire(service.as_dict(w, departments=codes)) for w in applied.warnings]
+        return changed, [w.id for w in applied.warnings if wants_incident(w)]
+
+    async def _announce(self, changed: list[dict[str, Any]], due: list[int], *, wait: bool = True) -> None:
+        """Stored changes go out on ``warnings.changed``; then the incidents of warnings whose rule asks for one
+        open, in a transaction of their own (the warning is not kept waiting for a plan's tasks; should that
+        step not run, the timer's sweep catches up). ``wait=False`` (inline: the caller is storing readings)
+        leaves the incidents to a task of their own, which takes the host's turn."""
+        if changed:
+            self.stats["warnings_changed"] += len(changed)
+            await self.bus.publish(CHANGED_SUBJECT, changed)
+        if not due:
+            return
+        if wait:
+            await anyio.to_thread.run_sync(self._open_incidents, due)
+            return
+        task = asyncio.create_task(self._incidents_in_turn(due), name="warning-incidents")
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _incidents_in_turn(self, due: list[int]) -> None:
+        async with self.lock:
+            await anyio.to_thread.run_sync(self._open_incidents, due)
+
+    async def idle(self) -> None:
+        """Wait until every stored change's follow-up has run and the host's current unit of work is done."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        async with self.lock:
+            pass
+
+    def status(self) -> dict[str, Any]:
+        """The engine as the status endpoint shows it (taken under ``engine_lock``)."""
+        with self.engine_lock:
+            errors = {key: {"count": f.count, "last_message": f.last_message, "last_subject": f.last_subject,
+                            "last_at": f.last_at} for key, f in self.engine.errors.items()}
+            return {"mode": "inline" if self.inline else "subscriber", "rules": len(self.engine.runtimes),
+                    "stats": dict(self.stats), "event_time": self.event_time, "rules_now": self.rules_now(),
+                    "errors": errors, "dropped_rules": list(getattr(self.engine, "dropped", []) or [])}
 
     def _open_incidents(self, warning_ids: list[int]) -> None:
         """Rules marked ``auto_incident`` open (or link) an incident for these warnings, in this order."""
@@ -297,9 +375,8 @@ class WarningHost:
         self.stats["ticks"] += 1
         async with self.lock:
             await anyio.to_thread.run_sync(self._maybe_rebuild)
-        signals = self.engine.tick(self.rules_now())
-        if signals:
-            await self.apply(signals)
+            changed, due = await anyio.to_thread.run_sync(self._tick_engine)
+            await self._announce(changed, due)
         async with self.lock:
             changed = await anyio.to_thread.run_sync(self._housekeeping)
         if changed:
@@ -323,8 +400,21 @@ class WarningHost:
             return now
         return min(now, self.event_time + (now - self.event_seen_at))
 
+    def _tick_engine(self) -> tuple[list[dict[str, Any]], list[int]]:
+        """Time passes for the rules, and what that changes is stored, in one turn of the database's writers (so
+        no batch's warnings can land between the two)."""
+        with self.database.writing(), self.database.session() as session:
+            with self.engine_lock:
+                signals = self.engine.tick(self.rules_now())
+                out = self._store(session, signals) if signals else ([], [])
+            session.commit()
+        return out
+
     def _maybe_rebuild(self) -> None:
         with self.database.session() as session:
+            if rules_service.revision(session=session) == self.rules_revision:
+                return
+        with self.database.writing(), self.database.session() as session, self.engine_lock:
             self._rebuild(session)
 
     def _housekeeping(self) -> list[dict[str, Any]]:
