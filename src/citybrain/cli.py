@@ -516,6 +516,8 @@ def bench(
                                                       "else a private mosquitto)")] = False,
     history: Annotated[int | None, typer.Option(help="warning: half-hour copies of the readings stored before "
                                                      "timing (default 8: ~300,000 rows; 0: empty table)")] = None,
+    engine: Annotated[str | None, typer.Option(help="warning, on SQLite: the rules in a process of their own "
+                                                    "(process, the default, as serve) or inline")] = None,
 ) -> None:
     """Run a benchmark; exits non-zero if it could not run."""
     from citybrain.bench import BENCHMARKS
@@ -529,7 +531,7 @@ def bench(
         raise typer.Exit(2)
     given = {"rows": rows, "backend": backend, "devices": devices, "seconds": seconds, "path": path, "batch": batch,
              "data": data, "detector": detector, "worker": worker or None, "mqtt": mqtt or None,
-             "history": history}
+             "history": history, "engine": engine}
     options = {k: v for k, v in given.items() if v is not None}
     try:
         result = BENCHMARKS[name][1](log=lambda msg: err.print(msg), **options)

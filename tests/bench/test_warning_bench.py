@@ -45,8 +45,11 @@ def test_in_process(database: Database) -> None:
     result = run(backend=database.url, history=2)
     check(result)
     assert result["mode"] == "in-process" and result["history_copies"] == 2
-    # the embedded default evaluates readings in the transaction that stores them
-    assert result["engine_mode"] == ("inline" if database.dialect == "sqlite" else "subscriber")
+    if database.dialect == "sqlite":  # as serve runs it: the rules in a process of their own
+        assert result["engine_mode"] == "process" and result["cpu_s_rules_on"]["engine"] > 0
+        assert "engine" not in result["cpu_s_rules_off"]
+    else:
+        assert result["engine_mode"] == "subscriber" and "engine" not in result["cpu_s_rules_on"]
     # off, on, on, off: two timed runs per mode
     assert [len(result["runs_per_s"][k]) for k in ("rules_off", "rules_on")] == [2, 2]
     with database.session() as s:  # each earlier copy holds every value of the readings, once
@@ -58,6 +61,14 @@ def test_in_process(database: Database) -> None:
 def test_an_empty_table_and_a_negative_history() -> None:
     with pytest.raises(ValueError, match="0 or more"):
         run(history=-1)
+
+
+def test_the_rules_inline_on_sqlite() -> None:
+    result = run(engine="inline", history=0)
+    check(result)
+    assert result["engine_mode"] == "inline" and "engine" not in result["cpu_s_rules_on"]
+    with pytest.raises(ValueError, match="process or inline"):
+        run(engine="elsewhere")
 
 
 def test_runs_of_one_mode_merge_into_one_rate_and_summed_cpu() -> None:
@@ -100,7 +111,7 @@ def test_with_the_readings_published_over_mqtt(database: Database) -> None:
     result = run(backend=database.url, mqtt=True, mqtt_url=url)
     check(result)
     assert result["mode"] == "mqtt" and result["broker"] == url
-    assert result["engine_mode"] == ("inline" if database.dialect == "sqlite" else "subscriber")
+    assert result["engine_mode"] == ("process" if database.dialect == "sqlite" else "subscriber")
     bridge = result["bridge"]  # every reading of the latency run came in through the bridge, none refused
     assert bridge["received"] == bridge["stored"] == result["readings"] and bridge["rejected"] == 0
 

@@ -28,9 +28,22 @@ METHANE_RULE = {
 }
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``engine_mode``: the host's default for the backend, and on SQLite also the engine in a process of its
+    own (PostgreSQL refuses it: tests/warning/test_flows.py)."""
+    if "engine_mode" in metafunc.fixturenames:
+        sqlite = metafunc.config.getoption("--db") == "sqlite"
+        metafunc.parametrize("engine_mode", [None, "process"] if sqlite else [None])
+
+
 @pytest.fixture
-def host() -> WarningHost:
-    return WarningHost(tick_s=3600, snapshot_s=3600, deliver=False)
+def host(request: pytest.FixtureRequest, database: Any) -> WarningHost:
+    """The app's warning host (its mode from the settings: the engine process on SQLite); parametrized
+    indirectly with ``"in-process"``, one whose engine lives in this process (inline on SQLite)."""
+    mode = None
+    if getattr(request, "param", None) == "in-process" and database.dialect == "sqlite":
+        mode = "inline"
+    return WarningHost(tick_s=3600, snapshot_s=3600, deliver=False, mode=mode)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def run(coro):
     return asyncio.run(coro)
 
 
-def host_session(database, clock, readings: list) -> list:
+def host_session(database, clock, readings: list, mode: str | None = None) -> list:
     """A host starts (loading the saved state), handles ``readings`` and stops (saving it again); what it
     published on ``warnings.changed``."""
     seen: list = []
@@ -37,7 +37,7 @@ def host_session(database, clock, readings: list) -> list:
     async def session() -> None:
         bus = InMemoryBus()
         await bus.subscribe(CHANGED_SUBJECT, collect)
-        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False)
+        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False, mode=mode)
         await host.start()
         await host.handle("readings.accepted", readings)
         await bus.drain()
@@ -47,22 +47,24 @@ def host_session(database, clock, readings: list) -> list:
     return seen
 
 
-def test_for_duration_survives_a_restart(database, clock, fleet):
+def test_for_duration_survives_a_restart(database, clock, fleet, engine_mode):
     with database.session() as s:
         rules.create(session=s, now=clock.now(), principal=None, data=SLOW_RULE)
     t0 = clock.now()
 
-    host_session(database, clock, [reading("GAS-1", t0, 40.0)])  # stop saves the state: GAS-1 pending since t0
+    # stop saves the state: GAS-1 pending since t0
+    host_session(database, clock, [reading("GAS-1", t0, 40.0)], engine_mode)
     with database.session() as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(Warning)) == 0  # still pending inside the engine
-    seen = host_session(database, clock, [reading("GAS-1", t0 + timedelta(minutes=3), 41.0)])
+    seen = host_session(database, clock, [reading("GAS-1", t0 + timedelta(minutes=3), 41.0)], engine_mode)
     with database.session() as s:
         [w] = s.scalars(sa.select(Warning)).all()
     assert (w.state, w.rule_key, w.level) == ("firing", "methane-held", 3)
     assert [x["id"] for x in seen] == [w.id]  # published on warnings.changed for the live stream
 
 
-def test_the_saved_state_is_compressed_and_an_older_plain_text_one_still_restores(database, clock, fleet):
+def test_the_saved_state_is_compressed_and_an_older_plain_text_one_still_restores(database, clock, fleet,
+                                                                                  engine_mode):
     from citybrain.warning.flows import STATE_KEY, _decode
     from citybrain.warning.models import EngineState
 
@@ -70,7 +72,7 @@ def test_the_saved_state_is_compressed_and_an_older_plain_text_one_still_restore
         rules.create(session=s, now=clock.now(), principal=None, data=SLOW_RULE)
     t0 = clock.now()
 
-    host_session(database, clock, [reading("GAS-1", t0, 40.0)])
+    host_session(database, clock, [reading("GAS-1", t0, 40.0)], engine_mode)
     with database.session() as s:
         row = s.get(EngineState, STATE_KEY)
         stored = dict(row.snapshot)
@@ -80,23 +82,23 @@ def test_the_saved_state_is_compressed_and_an_older_plain_text_one_still_restore
         row.snapshot = {"encoding": "json-text", "data": json.dumps(state)}  # as an earlier version stored it
         s.commit()
 
-    host_session(database, clock, [reading("GAS-1", t0 + timedelta(minutes=3), 41.0)])
+    host_session(database, clock, [reading("GAS-1", t0 + timedelta(minutes=3), 41.0)], engine_mode)
     with database.session() as s:
         assert s.scalar(sa.select(Warning.state)) == "firing"  # the pending `for` carried over from plain text
 
 
-def test_no_duplicate_warning_after_restart_and_timers_run(database, clock, fleet):
+def test_no_duplicate_warning_after_restart_and_timers_run(database, clock, fleet, engine_mode):
     with database.session() as s:
         rules.create(session=s, now=clock.now(), principal=None, data=METHANE_RULE)
     t0 = clock.now()
 
     async def scenario() -> None:
         bus = InMemoryBus()
-        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False)
+        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False, mode=engine_mode)
         await host.start()
         await host.handle("readings.accepted", [reading("GAS-1", t0, 90.0)])  # red
         await host.stop()
-        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False)
+        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False, mode=engine_mode)
         await host.start()
         await host.handle("readings.accepted", [reading("GAS-1", t0 + timedelta(minutes=1), 91.0)])
         clock.advance(minutes=6)  # red unacknowledged for over 5 minutes
@@ -113,12 +115,12 @@ def test_no_duplicate_warning_after_restart_and_timers_run(database, clock, flee
     assert "ops" in ops  # the red route and the escalation both speak to the operations centre
 
 
-def test_a_failing_rule_does_not_stop_the_others(database, clock, fleet):
+def test_a_failing_rule_does_not_stop_the_others(database, clock, fleet, engine_mode):
     with database.session() as s:
         rules.create(session=s, now=clock.now(), principal=None, data=METHANE_RULE)
 
     async def scenario() -> WarningHost:
-        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False)
+        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False, mode=engine_mode)
         await host.start()
         await host.handle("readings.accepted", [{"device_id": "NOPE", "ts": iso(clock.now()), "values": {"x": 1}},
                                                 {"device_id": "GAS-2", "ts": "not a time"},
@@ -138,13 +140,13 @@ NO_DATA_RULE = {"key": "gas-silent", "name": {"zh": "无数据", "en": "No data"
                 "labels": {"kind": "no_data"}}
 
 
-def test_replayed_history_does_not_look_like_silence(database, clock, fleet):
+def test_replayed_history_does_not_look_like_silence(database, clock, fleet, engine_mode):
     with database.session() as s:
         rules.create(session=s, now=clock.now(), principal=None, data=NO_DATA_RULE)
     now = clock.now()
 
     async def scenario() -> tuple[int, int]:
-        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False)
+        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False, mode=engine_mode)
         await host.start()
         # six-hour-old readings (a back-fill): the rules' clock follows them, nobody is "silent"
         await host.handle("readings.accepted", [reading("GAS-1", now - timedelta(hours=6), 1.0),
@@ -167,14 +169,14 @@ def test_replayed_history_does_not_look_like_silence(database, clock, fleet):
     assert [lab["device"] for lab in after] == ["GAS-1"]
 
 
-def test_red_warning_of_an_auto_incident_rule_opens_an_incident(database, clock, fleet):
+def test_red_warning_of_an_auto_incident_rule_opens_an_incident(database, clock, fleet, engine_mode):
     from citybrain.incident.models import Incident, IncidentLink
 
     with database.session() as s:
         rules.create(session=s, now=clock.now(), principal=None, data={**METHANE_RULE, "auto_incident": "red"})
 
     async def scenario() -> None:
-        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False)
+        host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False, mode=engine_mode)
         await host.start()
         await host.handle("readings.accepted", [reading("GAS-1", clock.now(), 30.0)])  # yellow: no incident
         with database.session() as s:
@@ -237,7 +239,8 @@ def test_the_red_warning_is_published_before_its_incident_and_a_missed_incident_
     assert inc.incident_type == "gas_leak" and inc.level == 1 and link.ref_id == str(warning_id)
 
 
-def test_a_failing_incident_step_keeps_the_stored_warning_and_the_sweep_retries(database, clock, fleet, monkeypatch):
+def test_a_failing_incident_step_keeps_the_stored_warning_and_the_sweep_retries(database, clock, fleet, monkeypatch,
+                                                                                engine_mode):
     from citybrain.incident import flows as incident_flows
     from citybrain.incident.models import Incident
 
@@ -256,7 +259,7 @@ def test_a_failing_incident_step_keeps_the_stored_warning_and_the_sweep_retries(
             seen.extend(msg)
 
         await bus.subscribe(CHANGED_SUBJECT, collect)
-        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False)
+        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False, mode=engine_mode)
         await host.start()
         monkeypatch.setattr("citybrain.warning.flows.auto_incident_from_warning", broken)
         await host.handle("readings.accepted", [reading("GAS-1", clock.now(), 90.0)])  # does not raise
@@ -281,15 +284,16 @@ def _warnings(database) -> list:
         return [(w.rule_key, w.state, w.level) for w in s.scalars(sa.select(Warning).order_by(Warning.id))]
 
 
-@pytest.mark.parametrize("inline", [None, False])
-def test_where_readings_meet_the_engine(database, clock, fleet, inline):
-    """By default on SQLite with the in-process bus a batch's warnings are stored in the batch's own
-    transaction; otherwise (PostgreSQL, or asked) the engine reads readings.accepted and stores them after."""
+@pytest.mark.parametrize("mode", [None, "inline", "process", "subscriber"])
+def test_where_readings_meet_the_engine(database, clock, fleet, mode):
+    """On SQLite with the in-process bus a batch's warnings are stored in the batch's own transaction (inline,
+    the default without an app) or from the engine process's answer; otherwise the engine reads
+    readings.accepted and stores them after. PostgreSQL refuses the first two."""
     from citybrain.sensing.pipeline import Pipeline
 
     with database.session() as s:
         rules.create(session=s, now=clock.now(), principal=None, data=METHANE_RULE)
-    expect_inline = inline is None and database.dialect == "sqlite"
+    expected = mode or ("inline" if database.dialect == "sqlite" else "subscriber")
     seen: list = []
 
     async def scenario() -> None:
@@ -299,35 +303,30 @@ def test_where_readings_meet_the_engine(database, clock, fleet, inline):
             seen.extend(msg)
 
         await bus.subscribe(CHANGED_SUBJECT, collect)
-        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False, inline=inline)
+        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False, mode=mode)
+        if expected != "subscriber" and database.dialect != "sqlite":
+            with pytest.raises(ValueError, match="single writer"):
+                await host.start()
+            return
         await host.start()
-        assert host.status()["mode"] == ("inline" if expect_inline else "subscriber")
+        assert host.status()["mode"] == expected
         pipe = Pipeline(database, clock, bus)
         result = await asyncio.to_thread(pipe.ingest, [reading("GAS-1", clock.now(), 90.0)], source="t")
         stored_with_readings = _warnings(database)
         await pipe.publish(result)
         await bus.drain()
         await host.idle()
+        await bus.drain()
         await host.stop()
-        assert stored_with_readings == ([("methane-lel", "firing", 1)] if expect_inline else [])
+        assert stored_with_readings == ([("methane-lel", "firing", 1)] if expected == "inline" else [])
+        assert _warnings(database) == [("methane-lel", "firing", 1)]
+        assert [(w["rule"], w["level"]) for w in seen] == [("methane-lel", "red")]  # published once, either way
+        assert host.status()["stats"]["readings"] == 1
 
     run(scenario())
-    assert _warnings(database) == [("methane-lel", "firing", 1)]
-    assert [(w["rule"], w["level"]) for w in seen] == [("methane-lel", "red")]  # published once, either way
 
 
-def test_inline_evaluation_is_refused_on_postgresql(database, clock, fleet):
-    host = WarningHost(database, clock, InMemoryBus(), tick_s=3600, deliver=False, inline=True)
-    if database.dialect == "sqlite":
-        run(host.start())
-        assert host.status()["mode"] == "inline"
-        run(host.stop())
-        return
-    with pytest.raises(ValueError, match="SQLite"):
-        run(host.start())
-
-
-def test_a_failure_storing_warnings_keeps_the_readings(database, clock, fleet, monkeypatch):
+def test_a_failure_storing_warnings_keeps_the_readings(database, clock, fleet, monkeypatch, engine_mode):
     """Storing a batch's warnings fails (inline on SQLite, in the subscriber on PostgreSQL): the readings are
     stored all the same, and the engine carries on."""
     from citybrain.sensing.models import Reading
@@ -339,7 +338,7 @@ def test_a_failure_storing_warnings_keeps_the_readings(database, clock, fleet, m
 
     async def scenario() -> None:
         bus = InMemoryBus()
-        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False)
+        host = WarningHost(database, clock, bus, tick_s=3600, deliver=False, mode=engine_mode)
         await host.start()
         pipe = Pipeline(database, clock, bus)
         real = host._store

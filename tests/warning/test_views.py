@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from lxml import etree
@@ -157,11 +159,20 @@ def test_peoples_actions_reach_the_live_stream(wadmin, fleet, clock, warning_app
     assert wait_for(lambda: [x for x in seen if x["id"] == w["id"] and x["state"] == "acknowledged"])
 
 
+def test_the_engine_runs_in_a_process_of_its_own_on_the_embedded_default(wadmin, warning_app):
+    status = wadmin.get(f"{API}/warning-engine/status").json()
+    if warning_app.state.db.dialect == "sqlite":
+        assert status["mode"] == "process" and status["process"]["pid"] not in (None, os.getpid())
+        assert status["process"]["restarts"] == 0
+    else:
+        assert status["mode"] == "subscriber" and "process" not in status
+
+
+@pytest.mark.parametrize("host", ["in-process"], indirect=True)  # its rules are reached into below
 def test_engine_status_reports_isolated_failures(wadmin, fleet, clock, warning_app):
     host = warning_app.state.cache["warning.host"]
     status = wadmin.get(f"{API}/warning-engine/status").json()
     assert status["running"] is True and status["errors"] == {}
-    # where readings meet the engine: in their own transaction on the embedded default
     assert status["mode"] == ("inline" if warning_app.state.db.dialect == "sqlite" else "subscriber")
     wadmin.post(f"{API}/warning-rules", json=METHANE_RULE)
     wadmin.portal.call(host.tick)

@@ -119,11 +119,25 @@ def _timer(entered: dict[tuple[str, str], float], latencies: list[float]) -> Cal
     return on_change
 
 
-async def _paced(db: Database, chunks: list[list[dict[str, Any]]], rate: float, log: Log) -> dict[str, Any]:
+def engine_mode(db: Database, engine: str | None) -> str | None:
+    """The warning host's mode as ``serve`` would choose it: on SQLite (the in-process bus here) ``engine``, else
+    ``CITYBRAIN_WARNING_ENGINE``, else the engine process; elsewhere the subscriber."""
+    if db.dialect != "sqlite":
+        return None
+    return engine or os.environ.get("CITYBRAIN_WARNING_ENGINE") or "process"
+
+
+def bench_host(db: Database, clock: SystemClock, bus: Any, engine: str | None) -> WarningHost:
+    """The warning host of a benchmark run: no timer turns or snapshots while it is timed."""
+    return WarningHost(db, clock, bus, tick_s=3600, snapshot_s=3600, deliver=False, mode=engine_mode(db, engine))
+
+
+async def _paced(db: Database, chunks: list[list[dict[str, Any]]], rate: float, log: Log,
+                 engine: str | None = None) -> dict[str, Any]:
     bus = InMemoryBus()
     clock = SystemClock()
     pipeline = Pipeline(db, clock, bus)
-    host = WarningHost(db, clock, bus, tick_s=3600, snapshot_s=3600, deliver=False)
+    host = bench_host(db, clock, bus, engine)
     await host.start()
     gc.freeze()  # as the app does once its services have started
     entered: dict[tuple[str, str], float] = {}
@@ -146,17 +160,18 @@ async def _paced(db: Database, chunks: list[list[dict[str, Any]]], rate: float, 
             "engine_mode": status["mode"]}
 
 
-async def _flat_out(db: Database, chunks: list[list[dict[str, Any]]], with_rules: bool) -> dict[str, Any]:
+async def _flat_out(db: Database, chunks: list[list[dict[str, Any]]], with_rules: bool,
+                    engine: str | None = None) -> dict[str, Any]:
     bus = InMemoryBus()
     clock = SystemClock()
     pipeline = Pipeline(db, clock, bus)
     host = None
     if with_rules:
-        host = WarningHost(db, clock, bus, tick_s=3600, snapshot_s=3600, deliver=False)
+        host = bench_host(db, clock, bus, engine)
         await host.start()
     gc.freeze()  # as the app does once its services have started
     total = sum(len(c) for c in chunks)
-    cpu0 = _cpu_s()
+    cpu0, engine0 = _cpu_s(), engine_cpu_s(host)
     t0 = time.perf_counter()
     for chunk in chunks:
         await pipeline.submit(chunk, source="bench")
@@ -165,11 +180,22 @@ async def _flat_out(db: Database, chunks: list[list[dict[str, Any]]], with_rules
             await asyncio.sleep(0.002)
         await host.idle()  # the last batch's warnings are stored and followed up
     elapsed = time.perf_counter() - t0
-    cpu1 = _cpu_s()
+    cpu_s = {"wall": round(elapsed, 3), "bench": _delta(cpu0, _cpu_s()), **_engine_delta(engine0, host)}
     if host is not None:
         await host.stop()
     await bus.close()
-    return {"rate": total / elapsed, "cpu_s": {"wall": round(elapsed, 3), "bench": _delta(cpu0, cpu1)}}
+    return {"rate": total / elapsed, "cpu_s": cpu_s}
+
+
+def engine_cpu_s(host: WarningHost | None) -> float | None:
+    """CPU seconds of the host's engine process so far (None without one)."""
+    remote = host.remote if host is not None else None
+    return _cpu_s(remote.pid) if remote is not None and remote.pid else None
+
+
+def _engine_delta(before: float | None, host: WarningHost | None) -> dict[str, float | None]:
+    """``{"engine": CPU seconds}`` spent by the host's engine process since ``before`` (nothing without one)."""
+    return {} if before is None else {"engine": _delta(before, engine_cpu_s(host))}
 
 
 def _shift(chunks: list[list[dict[str, Any]]], offset_s: int, tag: str) -> list[list[dict[str, Any]]]:
@@ -239,7 +265,8 @@ def _merged(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run(*, log: Log, devices: int | None = None, seconds: int | None = None, backend: str | None = None,
         rows: int | None = None, batch: int | None = None, worker: bool = False, nats: str | None = None,
-        mqtt: bool = False, mqtt_url: str | None = None, history: int | None = None, **_: Any) -> dict[str, Any]:
+        mqtt: bool = False, mqtt_url: str | None = None, history: int | None = None, engine: str | None = None,
+        **_: Any) -> dict[str, Any]:
     devices = devices or 1000
     seconds = seconds or 1800
     rate = float(rows or 10_000)  # values per second offered in the latency run (a reading carries ~2.2)
@@ -249,11 +276,13 @@ def run(*, log: Log, devices: int | None = None, seconds: int | None = None, bac
         raise ValueError("--history counts earlier copies of the readings: 0 or more")
     if worker and mqtt:
         raise ValueError("--worker and --mqtt are separate modes; choose one")
+    if engine not in (None, "process", "inline"):
+        raise ValueError("--engine is process or inline (where the rules run on SQLite)")
     if mqtt:
         from citybrain.bench.warning_mqtt import run_mqtt
 
         return run_mqtt(log=log, devices=devices, seconds=seconds, backend=backend, rate=rate, size=size,
-                         url=mqtt_url, history=history)
+                         url=mqtt_url, history=history, engine=engine)
     if worker:
         from citybrain.bench.warning_worker import run_worker
 
@@ -262,9 +291,10 @@ def run(*, log: Log, devices: int | None = None, seconds: int | None = None, bac
     with bench_database(backend) as db:
         chunks, n_rules = _setup(db, devices, seconds, size, log, history)
         log(f"latency run: {sum(map(len, chunks)):,} readings at {rate:,.0f}/s with {n_rules} rules …")
-        paced = asyncio.run(_paced(db, chunks, rate, log))
+        paced = asyncio.run(_paced(db, chunks, rate, log, engine))
         log(f"{len(paced['latencies'])} warning changes timed; throughput runs (off, on, on, off) …")
-        off, on = _abba(lambda c, rules, _i: asyncio.run(_flat_out(db, c, with_rules=rules)), chunks, seconds + 3600)
+        off, on = _abba(lambda c, rules, _i: asyncio.run(_flat_out(db, c, with_rules=rules, engine=engine)), chunks,
+                        seconds + 3600)
         return {"benchmark": "warning", "mode": "in-process",
                 **_figures(db, devices, n_rules, chunks, rate, paced, off, on, history)}
 

@@ -31,8 +31,11 @@ from citybrain.bench.warning import (
     _abba,
     _cpu_s,
     _delta,
+    _engine_delta,
     _figures,
     _setup,
+    bench_host,
+    engine_cpu_s,
 )
 from citybrain.core.bus import InMemoryBus
 from citybrain.core.clock import SystemClock
@@ -50,14 +53,14 @@ class _Bridged:
 
 
 @contextlib.asynccontextmanager
-async def _bridged(db: Database, url: str, with_host: bool) -> AsyncIterator[_Bridged]:
+async def _bridged(db: Database, url: str, with_host: bool, engine: str | None = None) -> AsyncIterator[_Bridged]:
     """The app side as ``serve`` runs it: the bridge (default batching) into the pipeline, whose
     ``readings.accepted`` feeds the in-process host; a topic prefix and client id of its own."""
     from citybrain.sensing.mqtt import bridge_for
 
     bus = InMemoryBus()
     clock = SystemClock()
-    host = WarningHost(db, clock, bus, tick_s=3600, snapshot_s=3600, deliver=False) if with_host else None
+    host = bench_host(db, clock, bus, engine) if with_host else None
     if host is not None:
         await host.start()
     tag = uuid.uuid4().hex[:8]
@@ -84,7 +87,8 @@ async def _evaluated(host: WarningHost, total: int, timeout_s: float) -> None:
     await host.idle()  # the last batch's warnings are stored and followed up
 
 
-async def _paced_mqtt(db: Database, chunks: list[list[dict[str, Any]]], rate: float, url: str) -> dict[str, Any]:
+async def _paced_mqtt(db: Database, chunks: list[list[dict[str, Any]]], rate: float, url: str,
+                      engine: str | None = None) -> dict[str, Any]:
     readings = [r for c in chunks for r in c]
     arrived: list[tuple[tuple[str, str], float]] = []
 
@@ -93,7 +97,7 @@ async def _paced_mqtt(db: Database, chunks: list[list[dict[str, Any]]], rate: fl
         arrived.extend(((w.get("labels", {}).get("device", ""), w.get("last_signal_at") or ""), now)
                        for w in message)
 
-    async with _bridged(db, url, with_host=True) as rig:
+    async with _bridged(db, url, with_host=True, engine=engine) as rig:
         assert rig.host is not None
         sub = await rig.bus.subscribe(CHANGED_SUBJECT, on_change)
         devices = _Devices(url, readings, rig.prefix, rate=rate)
@@ -116,15 +120,15 @@ async def _paced_mqtt(db: Database, chunks: list[list[dict[str, Any]]], rate: fl
 
 
 async def _flat_out_mqtt(db: Database, chunks: list[list[dict[str, Any]]], url: str,
-                         with_rules: bool) -> dict[str, Any]:
+                         with_rules: bool, engine: str | None = None) -> dict[str, Any]:
     """Readings per second published as fast as the publisher's window allows, until the bridge has stored
     every one and, with rules, the host has evaluated it; the bench process's CPU (bridge, pipeline, host)."""
     readings = [r for c in chunks for r in c]
-    async with _bridged(db, url, with_host=with_rules) as rig:
+    async with _bridged(db, url, with_host=with_rules, engine=engine) as rig:
         devices = _Devices(url, readings, rig.prefix)
         await asyncio.to_thread(devices.ready)
         gc.freeze()  # as the app does once its services have started
-        cpu0 = _cpu_s()
+        cpu0, engine0 = _cpu_s(), engine_cpu_s(rig.host)
         t0 = time.perf_counter()
         await asyncio.to_thread(devices.publish)  # the broker's PUBACKs: received there, not yet stored here
         if rig.host is not None:
@@ -134,12 +138,12 @@ async def _flat_out_mqtt(db: Database, chunks: list[list[dict[str, Any]]], url: 
             while rig.bridge.counts["stored"] < len(readings) and time.monotonic() < deadline:
                 await asyncio.sleep(0.002)
         elapsed = time.perf_counter() - t0
-        cpu1 = _cpu_s()
-    return {"rate": len(readings) / elapsed, "cpu_s": {"wall": round(elapsed, 3), "bench": _delta(cpu0, cpu1)}}
+        cpu_s = {"wall": round(elapsed, 3), "bench": _delta(cpu0, _cpu_s()), **_engine_delta(engine0, rig.host)}
+    return {"rate": len(readings) / elapsed, "cpu_s": cpu_s}
 
 
 def run_mqtt(*, log: Log, devices: int, seconds: int, backend: str | None, rate: float, size: int,
-              url: str | None, history: int = 0) -> dict[str, Any]:
+              url: str | None, history: int = 0, engine: str | None = None) -> dict[str, Any]:
     from citybrain.bench.ingest import BROKER_CONF
     from citybrain.core.nats_bus import redact
 
@@ -149,10 +153,10 @@ def run_mqtt(*, log: Log, devices: int, seconds: int, backend: str | None, rate:
             chunks, n_rules = _setup(db, devices, seconds, size, log, history)
             log(f"latency run: {sum(map(len, chunks)):,} readings published one message each at {rate:,.0f} "
                 f"values/s to {redact(url)}, {n_rules} rules …")
-            paced = asyncio.run(_paced_mqtt(db, chunks, rate, url))
+            paced = asyncio.run(_paced_mqtt(db, chunks, rate, url, engine))
             log(f"{len(paced['latencies'])} warning changes timed; throughput runs (off, on, on, off) …")
-            off, on = _abba(lambda c, rules, _i: asyncio.run(_flat_out_mqtt(db, c, url, with_rules=rules)),
-                            chunks, seconds + 3600)
+            off, on = _abba(lambda c, rules, _i: asyncio.run(_flat_out_mqtt(db, c, url, with_rules=rules,
+                                                                            engine=engine)), chunks, seconds + 3600)
             return {"benchmark": "warning", "mode": "mqtt",
                     "broker": ("a private mosquitto: " + BROKER_CONF.split("\n", 1)[1].strip().replace("\n", "; ")
                                if broker is not None else redact(url)),

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     mqtt_url: str | None = None
     # where the MQTT bridge's network half runs: a process of its own (default) or a thread of the app's
     mqtt_receiver: Literal["process", "thread"] = "process"
+    # where the warning engine evaluates readings on the embedded default (SQLite, in-process bus): a process
+    # of its own (default; its results stored under the write turn) or inline, in the readings' transaction
+    warning_engine: Literal["process", "inline"] = "process"
     public_url: str | None = None  # absolute base of links sent to citizens (default http://host:port)
     smtp_url: str | None = None  # smtp://[user:pass@]host[:port] (STARTTLS), smtps:// or smtp+plain://
     smtp_from: str | None = None

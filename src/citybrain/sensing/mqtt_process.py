@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from citybrain.core.child import spawn_module
 from citybrain.sensing.mqtt import (
     SOURCE,
     BrokerUrl,
@@ -199,14 +199,7 @@ class MqttProcessBridge:
     def _spawn(self) -> None:
         """A fresh interpreter (not a fork of this threaded process, and not a re-import of its ``__main__``)
         with one end of a socket pair as its pipe."""
-        ours, theirs = socket.socketpair()
-        try:
-            process = subprocess.Popen(  # noqa: S603 -- our own module, with this interpreter
-                [sys.executable, "-m", "citybrain.sensing.mqtt_process", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
-        finally:
-            theirs.close()
-        conn = Connection(ours.detach())
+        process, conn = spawn_module("citybrain.sensing.mqtt_process")
         conn.send(("config", self.url, self.options, logging.getLogger().getEffectiveLevel()))
         self._process, self._conn, self.pid = process, conn, process.pid
 

@@ -6,14 +6,21 @@
     fingerprint, suppress, group) → warnings.changed on the bus → automatic incidents → outbox (plan)
     → notifiers (deliver)
 
-Where readings meet the engine depends on the deployment:
+Where readings meet the engine depends on the deployment (``mode``):
 
-- **inline** (the embedded default: SQLite and the in-process bus): the engine evaluates each batch in
-  the transaction that stores it (``sensing.pipeline.on_stored``), so a batch's warnings are committed
-  with its readings and published right after the commit. SQLite has one writer at a time; a warning
-  stored in a transaction of its own would wait behind the next batch, and the two would take turns.
+- **process** (the embedded default -- SQLite and the in-process bus -- unless
+  ``CITYBRAIN_WARNING_ENGINE=inline``): the host sees each batch in the transaction that stores it
+  (``sensing.pipeline.on_stored``) and sends it, without waiting, to the engine in a process of its own
+  (``warning.engine_process``), so the rules run on another core. The signals come back in order and are
+  stored under SQLite's write turn: in the transaction of the batch being stored when they arrive, else
+  in one of their own at once (the drain thread).
+- **inline** (SQLite, on request, and when the host runs without an app): the engine evaluates each batch
+  in the transaction that stores it, so a batch's warnings are committed with its readings. SQLite has
+  one writer at a time; a warning stored in a transaction of its own would wait behind the next batch.
 - **subscriber** (PostgreSQL, or a shared bus such as NATS, where the engine may run in a worker of its
   own): the engine reads ``readings.accepted`` and stores what it finds in a transaction of its own.
+  (The other two need SQLite's single writer: on PostgreSQL batches commit concurrently, in any order,
+  and one consumer of the readings is what keeps a warning's changes in order.)
 
 The rule engine is pure; whatever touches it holds ``engine_lock`` (always the innermost lock: nothing
 waits for the database's write turn while holding it), and signals are stored in the order the engine
@@ -51,6 +58,7 @@ from citybrain.sensing.models import Asset, Device
 from citybrain.sensing.pipeline import ACCEPTED_SUBJECT, AfterCommit, on_stored
 from citybrain.warning import notify, outbox, service
 from citybrain.warning.config import EngineConfig, load_config
+from citybrain.warning.engine_process import Init, RemoteEngine, Result
 from citybrain.warning.models import EngineState, Warning
 from citybrain.warning.notify.base import Notifier
 from citybrain.warning.rules import RuleEngine
@@ -60,6 +68,7 @@ from citybrain.warning.types import DeviceContext, Observation, Signal
 log = logging.getLogger(__name__)
 CHANGED_SUBJECT = "warnings.changed"
 STATE_KEY = "rules"
+MODES = ("process", "inline", "subscriber")
 
 
 def _context_query() -> sa.Select[Any]:
@@ -118,10 +127,10 @@ class WarningHost:
 
     def __init__(self, database: Database | None = None, clock: Clock | None = None, bus: Bus | None = None, *,
                  tick_s: float = 1.0, snapshot_s: float = 30.0,
-                 suppression_s: float = 5.0, deliver: bool = True, inline: bool | None = None,
+                 suppression_s: float = 5.0, deliver: bool = True, mode: str | None = None,
                  notifier_factory: Callable[[str, Mapping[str, Any]], Notifier] | None = None) -> None:
-        """``inline``: evaluate readings in the transaction that stores them (see the module docstring); by
-        default when the database is SQLite and the bus is the in-process one."""
+        """``mode``: where readings meet the engine (see the module docstring); by default, on SQLite with the
+        in-process bus the app's ``CITYBRAIN_WARNING_ENGINE`` (``inline`` without an app), else ``subscriber``."""
         self.database: Database = database  # type: ignore[assignment]  # set by start(app) when None
         self.clock: Clock = clock  # type: ignore[assignment]
         self.bus: Bus = bus  # type: ignore[assignment]
@@ -134,7 +143,15 @@ class WarningHost:
         self.rules_revision: tuple[int, str] | None = None
         self.lock = asyncio.Lock()
         self.engine_lock = threading.RLock()
-        self.inline = inline
+        self.mode = mode
+        self.rules: list[Any] = []  # the enabled rules the engine runs
+        self.dropped_rules: list[str] = []
+        self.remote: RemoteEngine | None = None  # mode "process"
+        self._stopped_remote: RemoteEngine | None = None
+        self._arrived = threading.Event()  # the engine process answered
+        self._drainer: threading.Thread | None = None
+        self._draining = 0  # the drain thread is storing or announcing results
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.subscription: Subscription | None = None
         self._unhook: Callable[[], None] | None = None
         self.task: asyncio.Task[None] | None = None
@@ -156,17 +173,28 @@ class WarningHost:
             self.database = self.database or app.state.db
             self.clock = self.clock or app.state.clock
             self.bus = self.bus or app.state.bus
-        await anyio.to_thread.run_sync(self._load)
-        loop = asyncio.get_running_loop()
-        if self.notifier_factory is None:
-            self.notifier_factory = default_notifier_factory(self.bus, loop)
-        if self.inline is None:
-            self.inline = self.database.dialect == "sqlite" and isinstance(self.bus, InMemoryBus)
-        elif self.inline and self.database.dialect != "sqlite":
+        embedded = self.database.dialect == "sqlite" and isinstance(self.bus, InMemoryBus)
+        if self.mode is None:
+            settings = getattr(getattr(app, "state", None), "settings", None)
+            self.mode = (getattr(settings, "warning_engine", None) or "inline") if embedded else "subscriber"
+        if self.mode not in MODES:
+            raise ValueError(f"unknown warning engine mode {self.mode!r}; one of {', '.join(MODES)}")
+        if self.mode != "subscriber" and self.database.dialect != "sqlite":
             # concurrent batches commit in any order there, so a batch's warnings could be stored from a
             # state another batch had not yet committed: one consumer of readings.accepted orders them
-            raise ValueError("inline evaluation needs SQLite's single writer; on PostgreSQL the engine subscribes")
-        if self.inline:
+            raise ValueError(f"{self.mode} evaluation needs SQLite's single writer; on PostgreSQL the engine "
+                             "subscribes")
+        self._loop = loop = asyncio.get_running_loop()
+        await anyio.to_thread.run_sync(self._load)
+        if self.notifier_factory is None:
+            self.notifier_factory = default_notifier_factory(self.bus, loop)
+        if self.mode == "process":
+            self.remote = RemoteEngine(self._init_args, on_result=self._arrived.set)
+            dropped = await anyio.to_thread.run_sync(self.remote.start)
+            await anyio.to_thread.run_sync(self._resolve_dropped_alone, dropped)
+            self._drainer = threading.Thread(target=self._drain, name="warning-engine-drain", daemon=True)
+            self._drainer.start()
+        if self.mode != "subscriber":
             self._unhook = on_stored(self.database, self._on_stored)
         else:
             self.subscription = await self.bus.subscribe(ACCEPTED_SUBJECT, self.handle, durable="warning-engine")
@@ -189,6 +217,13 @@ class WarningHost:
             self.task = None
         async with self.lock:
             await self._snapshot_now()
+        if self.remote is not None:
+            remote, self.remote = self.remote, None
+            self._stopped_remote = remote  # its last figures stay in status()
+            self._arrived.set()  # the drain thread sees remote gone and ends
+            if self._drainer is not None:
+                await anyio.to_thread.run_sync(self._drainer.join, 10)
+            await anyio.to_thread.run_sync(remote.stop)
 
     def _load(self) -> None:
         from citybrain.incident.plans import starter_plans
@@ -198,8 +233,9 @@ class WarningHost:
             self.contexts = load_contexts(session)
             self.config = load_config(session=session)
             self.codes = service.department_codes(session=session)
-            with self.engine_lock:
-                self._rebuild(session, force=True)
+            if self.mode != "process":  # the engine process is built from _init_args
+                with self.engine_lock:
+                    self._rebuild(session, force=True)
         self._last_snapshot = time.monotonic()  # just loaded: the next snapshot is due a full interval on
 
     def _rebuild(self, session: Session, *, force: bool = False) -> bool:
@@ -218,16 +254,35 @@ class WarningHost:
         except ValueError:
             log.warning("saved rule-engine state not usable; starting afresh")
             self.engine = RuleEngine(rules, **kwargs)
-        self.rules_revision = rev
-        dropped = list(getattr(self.engine, "dropped", []) or [])
+        self.rules_revision, self.rules = rev, rules
+        self._resolve_dropped(session, list(getattr(self.engine, "dropped", []) or []))
+        log.info("warning engine running %d rules", len(rules))
+        return True
+
+    def _resolve_dropped(self, session: Session, dropped: list[str]) -> None:
+        self.dropped_rules = dropped
         if dropped:
             # the engine no longer holds these rules' state, so it would never clear their warnings
             n = service.resolve_rules(session=session, now=self.clock.now(), rule_keys=dropped,
                                       reason="rule changed or removed")
             session.commit()
             log.info("rules %s restarted; %d of their open warnings resolved", dropped, n)
-        log.info("warning engine running %d rules", len(rules))
-        return True
+
+    def _resolve_dropped_alone(self, dropped: list[str]) -> None:
+        with self.database.writing(), self.database.session() as session:
+            self._resolve_dropped(session, dropped)
+
+    def _init_args(self) -> Init:
+        """What the engine process is built from (at start, and again should it have to be restarted): the
+        enabled rules and the last saved state."""
+        with self.database.session() as session:
+            rev = rules_service.revision(session=session)
+            rules = rules_service.enabled_rules(session=session)
+            row = session.get(EngineState, STATE_KEY)
+            snapshot = _decode(row.snapshot) if row is not None else None
+        self.rules_revision, self.rules = rev, rules
+        log.info("warning engine process running %d rules", len(rules))
+        return rules, snapshot, rules_service.known_types(), rules_service.units()
 
     async def _snapshot_now(self) -> None:
         """The engine's state taken under ``engine_lock`` (never half-updated), then stored without it, so
@@ -236,6 +291,8 @@ class WarningHost:
         await anyio.to_thread.run_sync(self._write_snapshot, snap)
 
     def _take_snapshot(self) -> dict[str, Any]:
+        if self.remote is not None:
+            return self.remote.call("snapshot")  # type: ignore[no-any-return]  # encoded there
         with self.engine_lock:
             return _encode(self.engine.snapshot())
 
@@ -259,17 +316,27 @@ class WarningHost:
         async with self.lock:
             changed, due = await anyio.to_thread.run_sync(self._evaluate_alone, readings)
             await self._announce(changed, due)
+            await self._settled()  # with the engine process, the drain thread may have stored (some of) them
 
     def _evaluate_alone(self, readings: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
+        if self.remote is not None:
+            with self.database.session() as session:
+                self._send(session, readings)
+            return self._store_remote_alone()
         with self.database.writing(), self.database.session() as session:
             out = self._evaluate(session, readings)
             session.commit()
         return out
 
     def _on_stored(self, session: Session, readings: list[dict[str, Any]]) -> AfterCommit | None:
-        """The inline step, in the transaction that stored ``readings``: their warnings are stored there too,
-        and published (and their automatic incidents opened) once it has committed."""
-        changed, due = self._evaluate(session, readings)
+        """In the transaction that stored ``readings``: inline, their warnings are stored there too; with the
+        engine process, they are sent on, and what it has answered so far is stored there. What changed is
+        published (and automatic incidents opened) once the transaction has committed."""
+        if self.remote is not None:
+            self._send(session, readings)
+            changed, due = self._store_results(session, self.remote.take())
+        else:
+            changed, due = self._evaluate(session, readings)
         if not changed and not due:
             return None
 
@@ -294,6 +361,67 @@ class WarningHost:
             self.stats["observations"] += len(obs)
             signals = self.engine.observe(obs)
             return self._store(session, signals) if signals else ([], [])
+
+    def _send(self, session: Session, readings: list[dict[str, Any]]) -> None:
+        """Readings to the engine process, with the contexts of devices not seen before (looked up here)."""
+        assert self.remote is not None
+        with self.engine_lock:
+            missing = {r.get("device_id") for r in readings} - self.contexts.keys()
+            missing.discard(None)
+            if missing:
+                self.contexts.update(load_contexts(session, missing))
+            self.remote.observe(readings, self.contexts)
+
+    def _store_results(self, session: Session, results: list[Result]) -> tuple[list[dict[str, Any]], list[int]]:
+        """The engine process's results in ``session``, in the order they came (the caller holds the database's
+        write turn, which keeps that order)."""
+        if not results:
+            return [], []
+        with self.engine_lock:
+            signals: list[Signal] = []
+            for r in results:
+                self.stats["readings"] += r.readings
+                self.stats["observations"] += r.observations
+                if r.newest is not None:
+                    newest = datetime.fromtimestamp(r.newest, UTC)
+                    if self.event_time is None or newest > self.event_time:
+                        self.event_time, self.event_seen_at = newest, self.clock.now()
+                signals.extend(r.signals)
+            return self._store(session, signals) if signals else ([], [])
+
+    def _store_remote_alone(self) -> tuple[list[dict[str, Any]], list[int]]:
+        """Wait for the engine process to answer everything sent so far, and store it in a transaction here."""
+        assert self.remote is not None
+        self.remote.wait_until_idle(self.remote.call_timeout_s)
+        with self.database.writing(), self.database.session() as session:
+            out = self._store_results(session, self.remote.take())
+            session.commit()
+        return out
+
+    def _drain(self) -> None:
+        """Results that arrive between batches are stored at once, in a transaction of their own."""
+        while True:
+            self._arrived.wait()
+            self._arrived.clear()
+            remote = self.remote
+            if remote is None:
+                return
+            self._draining += 1
+            try:
+                with self.database.writing():
+                    results = remote.take()
+                    if not results:
+                        continue  # the batch being stored took them
+                    with self.database.session() as session:
+                        changed, due = self._store_results(session, results)
+                        session.commit()
+                if (changed or due) and self._loop is not None:
+                    asyncio.run_coroutine_threadsafe(self._announce(changed, due, wait=False), self._loop).result(30)
+            except Exception:  # noqa: BLE001 -- those results are lost; the next ones are stored
+                self.stats["errors"] += 1
+                log.exception("storing the engine process's results failed")
+            finally:
+                self._draining -= 1
 
     def _store(self, session: Session, signals: list[Signal]) -> tuple[list[dict[str, Any]], list[int]]:
         """The signals' effects in ``session`` (the caller holds ``engine_lock``, so signals are stored in the
@@ -326,21 +454,39 @@ class WarningHost:
         async with self.lock:
             await anyio.to_thread.run_sync(self._open_incidents, due)
 
-    async def idle(self) -> None:
-        """Wait until every stored change's follow-up has run and the host's current unit of work is done."""
+    async def idle(self, timeout_s: float = 60.0) -> None:
+        """Wait until the engine process has answered all it was sent and that is stored, every stored change's
+        follow-up has run, and the host's current unit of work is done."""
+        await self._settled(timeout_s)
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
         async with self.lock:
             pass
 
+    async def _settled(self, timeout_s: float = 60.0) -> None:
+        """The engine process has answered all it was sent, and the drain thread has stored and announced it."""
+        deadline = time.monotonic() + timeout_s
+        while (self.remote is not None and (self.remote.outstanding() or self._draining)
+               and time.monotonic() < deadline):
+            await asyncio.sleep(0.002)
+
     def status(self) -> dict[str, Any]:
         """The engine as the status endpoint shows it (taken under ``engine_lock``)."""
         with self.engine_lock:
-            errors = {key: {"count": f.count, "last_message": f.last_message, "last_subject": f.last_subject,
-                            "last_at": f.last_at} for key, f in self.engine.errors.items()}
-            return {"mode": "inline" if self.inline else "subscriber", "rules": len(self.engine.runtimes),
-                    "stats": dict(self.stats), "event_time": self.event_time, "rules_now": self.rules_now(),
-                    "errors": errors, "dropped_rules": list(getattr(self.engine, "dropped", []) or [])}
+            remote = self.remote or self._stopped_remote
+            if remote is not None:
+                failures = [(key, *f) for key, f in remote.errors.items()]
+            else:
+                failures = [(key, f.count, f.last_message, f.last_subject, f.last_at)
+                            for key, f in self.engine.errors.items()]
+            out = {"mode": self.mode, "rules": len(self.rules), "stats": dict(self.stats),
+                   "event_time": self.event_time, "rules_now": self.rules_now(),
+                   "errors": {key: {"count": count, "last_message": message, "last_subject": subject,
+                                    "last_at": at} for key, count, message, subject, at in failures},
+                   "dropped_rules": list(self.dropped_rules)}
+        if remote is not None:
+            out["process"] = {"pid": remote.pid, "restarts": remote.restarts, "lost": remote.lost}
+        return out
 
     def _open_incidents(self, warning_ids: list[int]) -> None:
         """Rules marked ``auto_incident`` open (or link) an incident for these warnings, in this order."""
@@ -402,7 +548,10 @@ class WarningHost:
 
     def _tick_engine(self) -> tuple[list[dict[str, Any]], list[int]]:
         """Time passes for the rules, and what that changes is stored, in one turn of the database's writers (so
-        no batch's warnings can land between the two)."""
+        no batch's warnings can land between the two); with the engine process, in the order it answers."""
+        if self.remote is not None:
+            self.remote.tick(self.rules_now())
+            return self._store_remote_alone()
         with self.database.writing(), self.database.session() as session:
             with self.engine_lock:
                 signals = self.engine.tick(self.rules_now())
@@ -415,7 +564,15 @@ class WarningHost:
             if rules_service.revision(session=session) == self.rules_revision:
                 return
         with self.database.writing(), self.database.session() as session, self.engine_lock:
-            self._rebuild(session)
+            if self.remote is None:
+                self._rebuild(session)
+                return
+            rev = rules_service.revision(session=session)
+            rules = rules_service.enabled_rules(session=session)
+            dropped = self.remote.call("rules", rules)  # after everything sent before: the same order
+            self.rules_revision, self.rules = rev, rules
+            self._resolve_dropped(session, dropped)
+            log.info("warning engine process running %d rules", len(rules))
 
     def _housekeeping(self) -> list[dict[str, Any]]:
         now = self.clock.now()
@@ -447,7 +604,7 @@ class WarningHost:
             session.commit()
 
     def _auto_incident_rules(self) -> list[str]:
-        return [r.key for r in self.engine.rules if r.auto_incident is not False]
+        return [r.key for r in self.rules if r.auto_incident is not False]
 
     def _deliver(self) -> dict[str, int]:
         assert self.notifier_factory is not None
