@@ -49,15 +49,17 @@ def verdicts(signals: list[Any]) -> list[tuple[str, str, str | None, float | Non
     return [(s.rule, s.labels.get("device"), s.level and s.level.colour, s.value, s.at) for s in signals]
 
 
-def started(known_types: dict[str, float], snapshot: dict[str, Any] | None = None) -> tuple[RemoteEngine, list[int]]:
-    restored: list[int] = []
+def started(known_types: dict[str, float], snapshot: dict[str, Any] | None = None,
+            dropped: tuple[str, ...] = ()) -> tuple[RemoteEngine, list[Any]]:
+    """A started engine process; the list records each restore (1) and each restart's dropped rules."""
+    restored: list[Any] = []
 
     def restore() -> Any:
         restored.append(1)
         return RULES, snapshot, known_types, {"methane": "%LEL"}
 
-    remote = RemoteEngine(restore, restart_min_s=0.05, call_timeout_s=20)
-    assert remote.start() == []
+    remote = RemoteEngine(restore, restart_min_s=0.05, call_timeout_s=20, on_restart=restored.append)
+    assert remote.start() == list(dropped)
     return remote, restored
 
 
@@ -113,15 +115,18 @@ def test_a_failing_rule_is_isolated_and_reported() -> None:
 def test_a_killed_engine_process_is_restarted_from_the_saved_state() -> None:
     here = RuleEngine(RULES, known_types={"gas_methane": 60.0})
     here.observe(observations(batch(0, **{"GAS-1": 60.0}), CONTEXTS))  # red, as saved before the crash
-    remote, restored = started({"gas_methane": 60.0}, snapshot=here.snapshot())
+    saved = here.snapshot()
+    saved["rules"]["silent"]["fingerprint"] = "an older definition"  # changed since that state was saved
+    remote, restored = started({"gas_methane": 60.0}, snapshot=saved, dropped=("silent",))
     try:
         first = remote.pid
         assert first is not None
         os.kill(first, signal.SIGKILL)
         deadline = time.monotonic() + 20
-        while (remote.restarts < 1 or remote.pid == first or len(restored) < 2) and time.monotonic() < deadline:
+        while (remote.restarts < 1 or remote.pid == first or len(restored) < 3) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert remote.restarts == 1 and remote.pid != first and len(restored) == 2
+        # restored twice; the restart reports the rule whose saved state it could not carry over
+        assert remote.restarts == 1 and remote.pid != first and restored == [1, 1, ["silent"]]
         remote.observe(batch(1, **{"GAS-1": 7.0}), CONTEXTS)  # the new process knows GAS-1 was red
         deadline = time.monotonic() + 20
         got: list[Any] = []

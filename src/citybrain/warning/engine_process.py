@@ -146,12 +146,15 @@ class RemoteEngine:
     """The parent's side: sends without waiting, keeps results in order, restarts a child that died.
 
     ``restore()`` gives what a (re)started child is built from: the rules, the saved state and the engine's
-    type and unit tables. ``on_result`` is called (from the reader thread) whenever results arrived.
+    type and unit tables. ``on_result`` is called (from the reader thread) whenever results arrived;
+    ``on_restart(dropped)`` once a restarted child is built, with the rules whose saved state it could not
+    carry over (their warnings will not be cleared by it).
     """
 
     def __init__(self, restore: Callable[[], Init], on_result: Callable[[], None] | None = None, *,
+                 on_restart: Callable[[list[str]], None] | None = None,
                  restart_min_s: float = 0.5, restart_max_s: float = 30.0, call_timeout_s: float = 60.0) -> None:
-        self.restore, self.on_result = restore, on_result
+        self.restore, self.on_result, self.on_restart = restore, on_result, on_restart
         self.restart_min_s, self.restart_max_s, self.call_timeout_s = restart_min_s, restart_max_s, call_timeout_s
         self.results: deque[Result] = deque()
         self.errors: dict[str, list[Any]] = {}
@@ -296,10 +299,18 @@ class RemoteEngine:
             delay = min(delay * 2, self.restart_max_s)
             try:
                 self._spawn()
-                restored = threading.Thread(target=self._init, name="warning-engine-restore", daemon=True)
+                restored = threading.Thread(target=self._restarted, name="warning-engine-restore", daemon=True)
                 restored.start()  # its answer comes through this reader
             except Exception:  # noqa: BLE001 -- keep trying with backoff
                 log.exception("starting the engine process failed")
+
+    def _restarted(self) -> None:
+        try:
+            dropped = self._init()
+            if self.on_restart is not None:
+                self.on_restart(dropped)
+        except Exception:  # noqa: BLE001 -- it died again: the reader starts another
+            log.exception("restoring the engine process failed")
 
     def _read_one(self) -> None:
         conn = self._conn

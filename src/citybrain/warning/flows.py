@@ -189,7 +189,8 @@ class WarningHost:
         if self.notifier_factory is None:
             self.notifier_factory = default_notifier_factory(self.bus, loop)
         if self.mode == "process":
-            self.remote = RemoteEngine(self._init_args, on_result=self._arrived.set)
+            self.remote = RemoteEngine(self._init_args, on_result=self._arrived.set,
+                                       on_restart=self._resolve_dropped_alone)
             dropped = await anyio.to_thread.run_sync(self.remote.start)
             await anyio.to_thread.run_sync(self._resolve_dropped_alone, dropped)
             self._drainer = threading.Thread(target=self._drain, name="warning-engine-drain", daemon=True)
