@@ -317,7 +317,9 @@ class WarningHost:
         async with self.lock:
             changed, due = await anyio.to_thread.run_sync(self._evaluate_alone, readings)
             await self._announce(changed, due)
-            await self._settled()  # with the engine process, the drain thread may have stored (some of) them
+        if self.remote is not None:  # the drain thread may have stored (some of) them: wait for their follow-ups
+            await self._settled()
+            await self._followed_up()
 
     def _evaluate_alone(self, readings: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
         if self.remote is not None:
@@ -459,10 +461,14 @@ class WarningHost:
         """Wait until the engine process has answered all it was sent and that is stored, every stored change's
         follow-up has run, and the host's current unit of work is done."""
         await self._settled(timeout_s)
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        await self._followed_up()
         async with self.lock:
             pass
+
+    async def _followed_up(self) -> None:
+        """Every automatic-incident task started so far has run."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     async def _settled(self, timeout_s: float = 60.0) -> None:
         """The engine process has answered all it was sent, and the drain thread has stored and announced it."""
