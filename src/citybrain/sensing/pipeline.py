@@ -679,7 +679,7 @@ class Pipeline:
 
     async def publish(self, result: IngestResult) -> None:
         """The hand-off: stored readings go on the bus (after the commit, never before), then what stored hooks
-        left for after the commit runs, in order. Neither fails the batch: it is stored."""
+        left for after the commit runs, in order; a failure there is logged and does not fail the batch."""
         if self.bus is not None and result.readings:
             await self.bus.publish(ACCEPTED_SUBJECT, result.readings)
         for after in result.after:

@@ -180,7 +180,11 @@ class RemoteEngine:
         self._spawn()
         self._reader = threading.Thread(target=self._read, name="warning-engine-pipe", daemon=True)
         self._reader.start()
-        return self._init()  # type: ignore[no-any-return]
+        try:
+            return self._init()  # type: ignore[no-any-return]
+        except BaseException:
+            self.stop()  # not left restarting in the background
+            raise
 
     def _spawn(self) -> None:
         process, conn = spawn_module("citybrain.warning.engine_process")
@@ -235,9 +239,9 @@ class RemoteEngine:
                     self._changed.notify_all()
         return seq
 
-    def observe(self, readings: list[dict[str, Any]], contexts: Mapping[str, Any]) -> None:
+    def observe(self, readings: list[dict[str, Any]], contexts: Mapping[str, Any]) -> int:
         """Send a stored batch, with the contexts (from ``contexts``, by device key) of its devices this child
-        has not been sent yet; returns at once."""
+        has not been sent yet; returns at once, with the request's number (``wait_answered``)."""
         with self._send_lock:
             new = {}
             for r in readings:
@@ -245,10 +249,10 @@ class RemoteEngine:
                 if key not in self._sent_contexts and key in contexts:
                     new[key] = contexts[key]
                     self._sent_contexts.add(key)
-            self._send("observe", readings, new)
+            return self._send("observe", readings, new)
 
-    def tick(self, now: datetime) -> None:
-        self._send("tick", now.timestamp())
+    def tick(self, now: datetime) -> int:
+        return self._send("tick", now.timestamp())
 
     def call(self, kind: str, *args: Any) -> Any:
         """Send a request and wait for its answer (after the results of everything sent before it)."""
@@ -277,6 +281,11 @@ class RemoteEngine:
     def wait_until_idle(self, timeout: float) -> bool:
         with self._changed:
             return self._changed.wait_for(lambda: not self._pending, timeout)
+
+    def wait_answered(self, seq: int, timeout: float) -> bool:
+        """Wait until request ``seq`` -- and so everything sent before it -- has been answered (or lost)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: seq not in self._pending, timeout)
 
     # -- the reader ------------------------------------------------------------------------------------
 

@@ -22,9 +22,10 @@ Where readings meet the engine depends on the deployment (``mode``):
   (The other two need SQLite's single writer: on PostgreSQL batches commit concurrently, in any order,
   and one consumer of the readings is what keeps a warning's changes in order.)
 
-The rule engine is pure; whatever touches it holds ``engine_lock`` (always the innermost lock: nothing
-waits for the database's write turn while holding it), and signals are stored in the order the engine
-produced them. The host's own units of database work take turns (an asyncio lock). A timer loop lets time
+The rule engine is pure. In this process whatever touches it holds ``engine_lock`` (always the innermost
+lock: nothing waits for the database's write turn while holding it); the engine process takes its
+requests one at a time, in the order sent. Either way signals are stored in the order the engine produced
+them. The host's own units of database work take turns (an asyncio lock). A timer loop lets time
 pass for the rules (no-data, for-durations, windows), escalates unacknowledged warnings, re-decides
 suppression as silences start and end, opens automatic incidents the stream's own step missed, plans and
 delivers notifications, and saves the engine's state so a restart carries on where it stopped.
@@ -217,7 +218,11 @@ class WarningHost:
                 await self.task
             self.task = None
         async with self.lock:
-            await self._snapshot_now()
+            try:
+                await self._snapshot_now()
+            except Exception:  # noqa: BLE001 -- stopping regardless: the last saved state stands
+                self.stats["errors"] += 1
+                log.exception("saving the warning engine's state on stop failed")
         if self.remote is not None:
             remote, self.remote = self.remote, None
             self._stopped_remote = remote  # its last figures stay in status()
@@ -324,8 +329,8 @@ class WarningHost:
     def _evaluate_alone(self, readings: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
         if self.remote is not None:
             with self.database.session() as session:
-                self._send(session, readings)
-            return self._store_remote_alone()
+                seq = self._send(session, readings)
+            return self._store_remote_alone(seq)
         with self.database.writing(), self.database.session() as session:
             out = self._evaluate(session, readings)
             session.commit()
@@ -365,15 +370,16 @@ class WarningHost:
             signals = self.engine.observe(obs)
             return self._store(session, signals) if signals else ([], [])
 
-    def _send(self, session: Session, readings: list[dict[str, Any]]) -> None:
-        """Readings to the engine process, with the contexts of devices not seen before (looked up here)."""
+    def _send(self, session: Session, readings: list[dict[str, Any]]) -> int:
+        """Readings to the engine process, with the contexts of devices not seen before (looked up here); the
+        request's number."""
         assert self.remote is not None
         with self.engine_lock:
             missing = {r.get("device_id") for r in readings} - self.contexts.keys()
             missing.discard(None)
             if missing:
                 self.contexts.update(load_contexts(session, missing))
-            self.remote.observe(readings, self.contexts)
+            return self.remote.observe(readings, self.contexts)
 
     def _store_results(self, session: Session, results: list[Result]) -> tuple[list[dict[str, Any]], list[int]]:
         """The engine process's results in ``session``, in the order they came (the caller holds the database's
@@ -392,10 +398,11 @@ class WarningHost:
                 signals.extend(r.signals)
             return self._store(session, signals) if signals else ([], [])
 
-    def _store_remote_alone(self) -> tuple[list[dict[str, Any]], list[int]]:
-        """Wait for the engine process to answer everything sent so far, and store it in a transaction here."""
+    def _store_remote_alone(self, seq: int) -> tuple[list[dict[str, Any]], list[int]]:
+        """Wait for the engine process to answer request ``seq`` (and so all before it), and store what it
+        answered in a transaction here (unless the drain thread or a batch being stored did already)."""
         assert self.remote is not None
-        self.remote.wait_until_idle(self.remote.call_timeout_s)
+        self.remote.wait_answered(seq, self.remote.call_timeout_s)
         with self.database.writing(), self.database.session() as session:
             out = self._store_results(session, self.remote.take())
             session.commit()
@@ -557,8 +564,7 @@ class WarningHost:
         """Time passes for the rules, and what that changes is stored, in one turn of the database's writers (so
         no batch's warnings can land between the two); with the engine process, in the order it answers."""
         if self.remote is not None:
-            self.remote.tick(self.rules_now())
-            return self._store_remote_alone()
+            return self._store_remote_alone(self.remote.tick(self.rules_now()))
         with self.database.writing(), self.database.session() as session:
             with self.engine_lock:
                 signals = self.engine.tick(self.rules_now())
