@@ -177,24 +177,30 @@ class RemoteEngine:
     def start(self) -> list[str]:
         """Start the child and build its engine; returns the rules whose saved state was not carried over."""
         self._stopping.clear()
-        self._spawn()
+        seq = self._spawn()
         self._reader = threading.Thread(target=self._read, name="warning-engine-pipe", daemon=True)
         self._reader.start()
         try:
-            return self._init()  # type: ignore[no-any-return]
+            return self._answer(seq, "init")  # type: ignore[no-any-return]
         except BaseException:
             self.stop()  # not left restarting in the background
             raise
 
-    def _spawn(self) -> None:
-        process, conn = spawn_module("citybrain.warning.engine_process")
-        conn.send(logging.getLogger().getEffectiveLevel())
+    def _spawn(self) -> int:
+        """A new child, built from ``restore()`` before anything else can be sent to it (a batch sent to a child
+        with no rules yet would be evaluated by none); returns the number of its ``init`` request."""
         with self._send_lock:
+            init = self.restore()
+            process, conn = spawn_module("citybrain.warning.engine_process")
+            conn.send(logging.getLogger().getEffectiveLevel())
+            self._seq += 1
+            seq = self._seq
+            with self._changed:
+                self._pending[seq] = "init"
+            conn.send(("init", seq, init))
             self._conn, self._process, self.pid = conn, process, process.pid
             self._sent_contexts = set()
-
-    def _init(self) -> Any:
-        return self.call("init", self.restore())
+        return seq
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
@@ -256,7 +262,9 @@ class RemoteEngine:
 
     def call(self, kind: str, *args: Any) -> Any:
         """Send a request and wait for its answer (after the results of everything sent before it)."""
-        seq = self._send(kind, *args)
+        return self._answer(self._send(kind, *args), kind)
+
+    def _answer(self, seq: int, kind: str) -> Any:
         with self._changed:
             if not self._changed.wait_for(lambda: seq in self._answers, self.call_timeout_s):
                 raise EngineGone(f"no answer to {kind!r} in {self.call_timeout_s:.0f} s")
@@ -307,15 +315,17 @@ class RemoteEngine:
                 return
             delay = min(delay * 2, self.restart_max_s)
             try:
-                self._spawn()
-                restored = threading.Thread(target=self._restarted, name="warning-engine-restore", daemon=True)
-                restored.start()  # its answer comes through this reader
-            except Exception:  # noqa: BLE001 -- keep trying with backoff
+                seq = self._spawn()
+            except Exception:  # noqa: BLE001 -- the old pipe is closed: the loop comes round, with backoff
                 log.exception("starting the engine process failed")
+                continue
+            restored = threading.Thread(target=self._restarted, args=(seq,), name="warning-engine-restore",
+                                        daemon=True)
+            restored.start()  # its answer comes through this reader
 
-    def _restarted(self) -> None:
+    def _restarted(self, seq: int) -> None:
         try:
-            dropped = self._init()
+            dropped = self._answer(seq, "init")
             if self.on_restart is not None:
                 self.on_restart(dropped)
         except Exception:  # noqa: BLE001 -- it died again: the reader starts another
