@@ -356,10 +356,7 @@ class WarningHost:
     def _evaluate(self, session: Session, readings: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
         """Readings → observations → rules → stored warnings, in ``session`` (the caller commits)."""
         with self.engine_lock:
-            missing = {r.get("device_id") for r in readings} - self.contexts.keys()
-            missing.discard(None)
-            if missing:
-                self.contexts.update(load_contexts(session, missing))
+            self._know(session, readings)
             obs = observations(readings, self.contexts)
             if obs:
                 newest = max(o.ts for o in obs)
@@ -375,11 +372,15 @@ class WarningHost:
         request's number."""
         assert self.remote is not None
         with self.engine_lock:
-            missing = {r.get("device_id") for r in readings} - self.contexts.keys()
-            missing.discard(None)
-            if missing:
-                self.contexts.update(load_contexts(session, missing))
+            self._know(session, readings)
             return self.remote.observe(readings, self.contexts)
+
+    def _know(self, session: Session, readings: list[dict[str, Any]]) -> None:
+        """The contexts of the readings' devices not seen before, looked up (the caller holds ``engine_lock``)."""
+        missing = {r.get("device_id") for r in readings} - self.contexts.keys()
+        missing.discard(None)
+        if missing:
+            self.contexts.update(load_contexts(session, missing))
 
     def _store_results(self, session: Session, results: list[Result]) -> tuple[list[dict[str, Any]], list[int]]:
         """The engine process's results in ``session``, in the order they came (the caller holds the database's
