@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from citybrain.warning.engine_process import EngineGone, RemoteEngine
-from citybrain.warning.flows import _decode, observations
+from citybrain.warning.evaluation import decode_state, observations
 from citybrain.warning.rules import RuleEngine, parse_rules
 from citybrain.warning.types import DeviceContext
 
@@ -87,7 +87,7 @@ def test_the_same_verdicts_as_the_engine_in_this_process_in_order() -> None:
         assert got[3].newest == (T0 + timedelta(minutes=3)).timestamp() and got[5].newest is None
         assert ("silent", "GAS-2", "yellow") in [v[:3] for v in expected[-1]]  # the tick's verdicts matter
         # the state it keeps is the state this process's engine keeps
-        mine, theirs = here.snapshot(), _decode(remote.call("snapshot"))
+        mine, theirs = here.snapshot(), decode_state(remote.call("snapshot"))
         assert theirs is not None  # (as JSON text: a no-data stream's silence is measured from NaN)
         assert json.dumps(theirs["rules"], sort_keys=True) == json.dumps(mine["rules"], sort_keys=True)
     finally:

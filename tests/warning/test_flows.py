@@ -65,7 +65,8 @@ def test_for_duration_survives_a_restart(database, clock, fleet, engine_mode):
 
 def test_the_saved_state_is_compressed_and_an_older_plain_text_one_still_restores(database, clock, fleet,
                                                                                   engine_mode):
-    from citybrain.warning.flows import STATE_KEY, _decode
+    from citybrain.warning.evaluation import decode_state
+    from citybrain.warning.flows import STATE_KEY
     from citybrain.warning.models import EngineState
 
     with database.session() as s:
@@ -76,7 +77,7 @@ def test_the_saved_state_is_compressed_and_an_older_plain_text_one_still_restore
     with database.session() as s:
         row = s.get(EngineState, STATE_KEY)
         stored = dict(row.snapshot)
-        state = _decode(stored)
+        state = decode_state(stored)
         assert stored["encoding"] == "json-zlib-base64" and state is not None
         assert len(stored["data"]) < len(json.dumps(state))
         row.snapshot = {"encoding": "json-text", "data": json.dumps(state)}  # as an earlier version stored it

@@ -71,14 +71,9 @@ class _Child:
         self.error_mark: tuple[int, int] = (0, 0)
 
     def build(self, rules: list[Any], snapshot: Mapping[str, Any] | None) -> list[str]:
-        from citybrain.warning.rules import RuleEngine
+        from citybrain.warning.evaluation import resume_engine
 
-        try:
-            self.engine = (RuleEngine.restore(rules, snapshot, **self.kwargs) if snapshot
-                           else RuleEngine(rules, **self.kwargs))
-        except ValueError:
-            log.warning("saved rule-engine state not usable; starting afresh")
-            self.engine = RuleEngine(rules, **self.kwargs)
+        self.engine = resume_engine(rules, snapshot, **self.kwargs)
         return list(getattr(self.engine, "dropped", []) or [])
 
     def errors(self) -> dict[str, list[Any]] | None:
@@ -91,7 +86,7 @@ class _Child:
         return {k: [f.count, f.last_message, f.last_subject, f.last_at] for k, f in errors.items()}
 
     def handle(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
-        from citybrain.warning.flows import _encode, observations
+        from citybrain.warning.evaluation import encode_state, observations
 
         kind, seq = message[0], message[1]
         if kind == "observe":
@@ -111,10 +106,7 @@ class _Child:
         if kind == "rules":
             return ("answer", seq, self.build(message[2], self.engine.snapshot()))
         if kind == "snapshot":
-            return ("answer", seq, _encode(self.engine.snapshot()))
-        if kind == "status":
-            return ("answer", seq, {"rules": len(self.engine.runtimes), "active": len(self.engine.active()),
-                                    "dropped": list(getattr(self.engine, "dropped", []) or [])})
+            return ("answer", seq, encode_state(self.engine.snapshot()))
         raise ValueError(f"unknown request {kind!r}")
 
 
