@@ -11,12 +11,13 @@ API's ``/stream/warnings`` forwards (the SSE hop itself adds the HTTP write only
 
 ``ratio``: the same readings ingested as fast as possible with the warning host running (and drained:
 every reading evaluated, every change stored and followed up) versus with no host — the cost of rules and
-detectors on ingest throughput. ``engine_mode`` says where the host met the readings: ``inline``, in the
-transaction that stored them (SQLite with the in-process bus), or ``subscriber``, on the bus.
+detectors on ingest throughput. The host runs as ``serve`` runs it (``--engine`` chooses on SQLite), and
+``engine_mode`` says how: ``process`` (SQLite with the in-process bus: each stored batch evaluated by the
+engine in a process of its own), ``inline`` (in the transaction that stored it) or ``subscriber`` (on the bus).
 
 That ratio depends on what else the machine's cores do, so every mode also reports the CPU seconds of
-the ingesting process (and of the worker) during those runs, and ``ingest_cpu_ratio``: the ingesting
-process's CPU without the engine over its CPU with it.
+the ingesting process (and of the engine process or the worker) during those runs, and
+``ingest_cpu_ratio``: the ingesting process's CPU without the engine over its CPU with it.
 
 Every mode must meet the same table. A reading's cost grows with the ``reading`` table's indexes until
 each (device, quantity) series has leaf pages of its own (on this fleet about 300,000 rows, where it is
